@@ -1,0 +1,1 @@
+"""HTTP adapter for Meta's Graph API (the /events edge)."""

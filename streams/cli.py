@@ -1,0 +1,84 @@
+"""`capi-streams`: one command line with subcommands.
+
+- `kafka start|stop|status`: a real local Kafka broker (see streams/kafka/broker.py).
+- `sandbox`: the local Graph API sandbox.
+- `worker`: the faust worker, from a config file.
+- `run`: the main job on embedded defaults (local broker, sandbox) with a live progress line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from streams.kafka import broker
+
+__all__ = ["main"]
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    try:
+        if args.action == "start":
+            info = broker.start_broker(
+                port=args.port,
+                data_dir=data_dir,
+                kafka_version=args.kafka_version,
+                timeout_s=args.timeout,
+            )
+            print(f"Kafka {info.kafka_version} running (pid {info.pid}), data in {info.data_dir}")
+            print(info.bootstrap)
+            return 0
+        if args.action == "stop":
+            stopped = broker.stop_broker(data_dir)
+            print(f"stopped broker pid {stopped.pid}" if stopped else "no broker was running")
+            return 0
+        info_or_none = broker.status(data_dir)
+        if info_or_none is None:
+            print("not running")
+            return 1
+        print(
+            f"running: Kafka {info_or_none.kafka_version} pid {info_or_none.pid} "
+            f"data {info_or_none.data_dir}"
+        )
+        print(info_or_none.bootstrap)
+        return 0
+    except broker.BrokerError as exc:
+        print(f"capi-streams kafka {args.action}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("kafka", help="run a real single-node Kafka broker on 127.0.0.1")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--port", type=int, default=9092, help="PLAINTEXT port (0 = pick a free one)")
+    p.add_argument("--data-dir", default=None, help=f"default {broker.default_data_dir()}")
+    p.add_argument("--kafka-version", default=broker.DEFAULT_KAFKA_VERSION)
+    p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
+    p.set_defaults(func=_kafka)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capi-streams", description="Kafka to Meta's Conversions API stream processor"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_kafka(sub)
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

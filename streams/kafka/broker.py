@@ -1,0 +1,399 @@
+"""A real single-node Apache Kafka broker (KRaft, loopback only) from Maven Central jars.
+
+`capi-streams kafka start|stop|status`, the pytest session fixture and `capi-streams run` all go
+through this module, so tests run against exactly what users start.
+
+Steps of `start` (each one fails with a `BrokerError` that says what went wrong):
+1. Check `java` (and, when jars must be fetched, `mvn`) on PATH.
+2. Fetch the jars once with the POM under `streams/kafka/` into the user's cache directory
+   (`$XDG_CACHE_HOME/capi-streams/kafka-<version>/libs`); later starts reuse them offline.
+3. Write `server.properties` and a console-only logging config into the data dir; format the
+   KRaft storage on first start only (a restart keeps the topics).
+4. Start `kafka.Kafka` detached, its output appended to `<data-dir>/broker.log`, and wait until
+   the PLAINTEXT port accepts connections (Kafka opens it only once the broker is ready).
+5. Record pid, port and version in `<data-dir>/broker.json` for `stop` and `status`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_KAFKA_VERSION",
+    "BrokerError",
+    "BrokerInfo",
+    "default_cache_dir",
+    "default_data_dir",
+    "fetch_jars",
+    "start_broker",
+    "status",
+    "stop_broker",
+]
+
+DEFAULT_KAFKA_VERSION = "3.9.2"
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+
+def _pom_dir() -> Path:
+    """The folder of the broker POMs: `$CAPI_KAFKA_POM_DIR`, else the repository's config/kafka."""
+    env = os.environ.get("CAPI_KAFKA_POM_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "config" / "kafka"
+
+
+# Kafka's own log4j2 version per 4.x release (gradle/dependencies.gradle); the three log4j2
+# artifacts must share it. Unknown 4.x versions fall back to the newest known line.
+_LOG4J2_FOR_KAFKA = {
+    "4.0.0": "2.24.3",
+    "4.0.1": "2.24.3",
+    "4.0.2": "2.25.3",
+    "4.1.0": "2.24.3",
+    "4.1.1": "2.24.3",
+    "4.1.2": "2.25.3",
+    "4.2.0": "2.25.3",
+    "4.2.1": "2.25.3",
+    "4.2.2": "2.25.3",
+    "4.3.0": "2.25.4",
+    "4.3.1": "2.25.4",
+}
+_LOG4J2_FALLBACK = "2.25.4"
+
+
+class BrokerError(Exception):
+    """The local broker could not be fetched, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """Where a running local broker is and how to reach it."""
+
+    pid: int
+    port: int
+    controller_port: int
+    kafka_version: str
+    data_dir: str
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "capi-streams"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "capi-streams" / "kafka"
+
+
+def _is_4x(version: str) -> bool:
+    return version.split(".", 1)[0] == "4"
+
+
+def fetch_jars(kafka_version: str, cache_dir: Path | None = None) -> Path:
+    """Return the folder of broker jars for `kafka_version`, downloading it on first use."""
+    cache = (cache_dir or default_cache_dir()) / f"kafka-{kafka_version}"
+    libs = cache / "libs"
+    marker = cache / ".complete"
+    if marker.exists() and any(libs.glob("*kafka_2.13*.jar")):
+        return libs
+    if shutil.which("mvn") is None:
+        raise BrokerError(
+            "Maven ('mvn') is not on PATH: it is needed once to fetch the Kafka jars "
+            f"from Maven Central into {cache}. Install Maven (Debian: apt-get install maven)."
+        )
+    if not (kafka_version[:1].isdigit() and kafka_version.count(".") == 2):
+        raise BrokerError(f"--kafka-version must look like 3.9.2 or 4.1.1, got {kafka_version!r}")
+    pom = _pom_dir() / ("pom-4.x.xml" if _is_4x(kafka_version) else "pom-3.9.xml")
+    if not pom.exists():
+        raise BrokerError(f"broker POM {pom} not found; set CAPI_KAFKA_POM_DIR to config/kafka")
+    if libs.exists():
+        shutil.rmtree(libs)
+    libs.mkdir(parents=True)
+    cmd = [
+        "mvn",
+        "-B",
+        "-ntp",
+        "-q",
+        "-f",
+        str(pom),
+        f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+        "-DincludeScope=runtime",
+        "-Dmdep.prependGroupId=true",
+        f"-DoutputDirectory={libs.resolve()}",
+        f"-Dkafka.version={kafka_version}",
+    ]
+    if _is_4x(kafka_version):
+        cmd.append(f"-Dlog4j2.version={_LOG4J2_FOR_KAFKA.get(kafka_version, _LOG4J2_FALLBACK)}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise BrokerError(
+            f"Downloading Kafka {kafka_version} jars from Maven Central failed "
+            f"(mvn exit {proc.returncode}):\n{tail}"
+        )
+    marker.write_text(kafka_version)
+    return libs
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (started by this very process) is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _server_properties(port: int, controller_port: int, log_dir: Path) -> str:
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={log_dir}",
+            "num.partitions=1",
+            "auto.create.topics.enable=true",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.cleaner.dedupe.buffer.size=16777216",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "",
+        ]
+    )
+
+
+_LOG4J1 = """log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=WARN
+log4j.logger.org.apache.kafka=WARN
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+"""
+
+_LOG4J2 = """appender.stdout.type=Console
+appender.stdout.name=STDOUT
+appender.stdout.layout.type=PatternLayout
+appender.stdout.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.stdout.ref=STDOUT
+logger.kafka.name=kafka
+logger.kafka.level=WARN
+logger.apache.name=org.apache.kafka
+logger.apache.level=WARN
+logger.raft.name=kafka.server.KafkaRaftServer
+logger.raft.level=INFO
+"""
+
+
+def _log_option(version: str, conf_dir: Path) -> str:
+    if _is_4x(version):
+        path = conf_dir / "log4j2.properties"
+        path.write_text(_LOG4J2)
+        return f"-Dlog4j2.configurationFile={path}"
+    path = conf_dir / "log4j.properties"
+    path.write_text(_LOG4J1)
+    return f"-Dlog4j.configuration=file:{path}"
+
+
+def _state_file(data_dir: Path) -> Path:
+    return data_dir / "broker.json"
+
+
+def status(data_dir: Path | None = None) -> BrokerInfo | None:
+    """The running broker recorded in `data_dir`, or None when none runs there."""
+    state = _state_file(data_dir or default_data_dir())
+    try:
+        info = BrokerInfo(**json.loads(state.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return info if _pid_alive(info.pid) else None
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no broker log)"
+
+
+def start_broker(
+    *,
+    port: int = 9092,
+    data_dir: Path | None = None,
+    kafka_version: str = DEFAULT_KAFKA_VERSION,
+    cache_dir: Path | None = None,
+    timeout_s: float = 90.0,
+    heap: str = "512m",
+) -> BrokerInfo:
+    """Start (or find already running) a local broker; return once it accepts connections."""
+    data_dir = (data_dir or default_data_dir()).resolve()
+    running = status(data_dir)
+    if running is not None:
+        if running.kafka_version != kafka_version:
+            raise BrokerError(
+                f"a Kafka {running.kafka_version} broker already runs from {data_dir} "
+                f"(pid {running.pid}); stop it first or use another --data-dir"
+            )
+        return running
+    java = shutil.which("java")
+    if java is None:
+        raise BrokerError("Java ('java') is not on PATH: the broker needs Java 17 or newer.")
+    if port == 0:
+        port = _free_port()
+    elif _port_taken(port):
+        raise BrokerError(f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)")
+    controller_port = _free_port()
+    while controller_port == port:
+        controller_port = _free_port()
+    libs = fetch_jars(kafka_version, cache_dir)
+
+    conf_dir = data_dir / "config"
+    log_dirs = data_dir / "data"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    properties = conf_dir / "server.properties"
+    properties.write_text(_server_properties(port, controller_port, log_dirs))
+    log_opt = _log_option(kafka_version, conf_dir)
+    classpath = f"{libs}/*"
+    broker_log = data_dir / "broker.log"
+
+    if not (log_dirs / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if cluster_id.startswith("-"):
+            cluster_id = "A" + cluster_id[1:]
+        fmt = subprocess.run(  # noqa: S603
+            [java, "-Xmx256m", log_opt, "-cp", classpath, "kafka.tools.StorageTool", "format"]
+            + ["-t", cluster_id, "-c", str(properties)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise BrokerError(
+                f"formatting KRaft storage in {log_dirs} failed:\n{(fmt.stdout + fmt.stderr)[-2000:]}"
+            )
+
+    with open(broker_log, "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [
+                java,
+                f"-Xms{heap}",
+                f"-Xmx{heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                f"-Dkafka.logs.dir={data_dir / 'logs'}",
+                log_opt,
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(properties),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    info = BrokerInfo(proc.pid, port, controller_port, kafka_version, str(data_dir))
+    _state_file(data_dir).write_text(json.dumps(asdict(info)))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _state_file(data_dir).unlink(missing_ok=True)
+            raise BrokerError(
+                f"the broker exited with code {proc.returncode} during start-up; "
+                f"last lines of {broker_log}:\n{_log_tail(broker_log)}"
+            )
+        if _accepts(port):
+            return info
+        time.sleep(0.2)
+    _terminate(proc.pid, grace_s=10)
+    _state_file(data_dir).unlink(missing_ok=True)
+    raise BrokerError(
+        f"the broker did not accept connections on 127.0.0.1:{port} within {timeout_s:.0f} s; "
+        f"last lines of {broker_log}:\n{_log_tail(broker_log)}"
+    )
+
+
+def _terminate(pid: int, grace_s: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            _reap(pid)
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the broker is our own child (tests), so no zombie stays."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def stop_broker(data_dir: Path | None = None, grace_s: float = 30.0) -> BrokerInfo | None:
+    """Stop the broker recorded in `data_dir` (SIGTERM, then SIGKILL after `grace_s`)."""
+    data_dir = (data_dir or default_data_dir()).resolve()
+    info = status(data_dir)
+    if info is not None:
+        _terminate(info.pid, grace_s)
+    _state_file(data_dir).unlink(missing_ok=True)
+    return info

@@ -1,0 +1,1 @@
+"""A strict local emulator of the Conversions API /events edge, with fault injection."""
