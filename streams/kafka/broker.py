@@ -296,7 +296,9 @@ def start_broker(
     if port == 0:
         port = _free_port()
     elif _port_taken(port):
-        raise BrokerError(f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)")
+        raise BrokerError(
+            f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
+        )
     controller_port = _free_port()
     while controller_port == port:
         controller_port = _free_port()
@@ -316,16 +318,17 @@ def start_broker(
         if cluster_id.startswith("-"):
             cluster_id = "A" + cluster_id[1:]
         fmt = subprocess.run(  # noqa: S603
-            [java, "-Xmx256m", log_opt, "-cp", classpath, "kafka.tools.StorageTool", "format"]
-            + ["-t", cluster_id, "-c", str(properties)],
+            [
+                *(java, "-Xmx256m", log_opt, "-cp", classpath),
+                *("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
+            ],
             capture_output=True,
             text=True,
             check=False,
         )
         if fmt.returncode != 0:
-            raise BrokerError(
-                f"formatting KRaft storage in {log_dirs} failed:\n{(fmt.stdout + fmt.stderr)[-2000:]}"
-            )
+            output = (fmt.stdout + fmt.stderr)[-2000:]
+            raise BrokerError(f"formatting KRaft storage in {log_dirs} failed:\n{output}")
 
     with open(broker_log, "ab") as log:
         proc = subprocess.Popen(  # noqa: S603

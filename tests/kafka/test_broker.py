@@ -68,22 +68,18 @@ def test_port_taken_is_a_clear_error(tmp_path: Path, kafka_bootstrap: str) -> No
         broker.start_broker(port=port, data_dir=tmp_path / "x")
 
 
-def test_missing_java_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(broker.BrokerError, match=r"'java'\) is not on PATH"):
         broker.start_broker(port=0, data_dir=tmp_path / "x")
 
 
-def test_missing_maven_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_maven_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(broker.BrokerError, match="'mvn'"):
         broker.fetch_jars("3.9.2", cache_dir=tmp_path / "empty-cache")
 
 
 def test_bad_version_download_fails_with_maven_output(tmp_path: Path) -> None:
-    with pytest.raises(broker.BrokerError, match="Downloading Kafka 3.9.99 jars .* failed"):
+    with pytest.raises(broker.BrokerError, match=r"Downloading Kafka 3\.9\.99 jars .* failed"):
         broker.fetch_jars("3.9.99", cache_dir=tmp_path / "cache")
