@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from streams.kafka import broker
+from streams.settings import ConfigError, load_settings
 
 __all__ = ["main"]
 
@@ -60,12 +62,76 @@ def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=_kafka)
 
 
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        default=os.environ.get("CAPI_CONFIG"),
+        metavar="FILE",
+        help="TOML config file (default: $CAPI_CONFIG; every key can be set by CAPI_* variables)",
+    )
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.kafka.worker import run_worker  # imports faust: only when needed
+
+    try:
+        settings = load_settings(args.config, os.environ)
+        return run_worker(settings)
+    except ConfigError as exc:
+        print(f"capi-streams worker: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("worker", help="run the faust worker (consume, hash, batch, deliver)")
+    _config_arg(p)
+    p.set_defaults(func=_worker)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streams.local_run import run_main
+
+    return run_main(args.config, demo=args.demo, demo_count=args.events)
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="the main job on embedded defaults: local broker, sandbox, worker, live progress",
+    )
+    _config_arg(p)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="also produce a sample stream, wait until it is processed, show where it went",
+    )
+    p.add_argument("--events", type=int, default=2000, help="demo events (default 2000)")
+    p.set_defaults(func=_run)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from streams.sandbox.cli import run_from_args
+
+    return run_from_args(args)
+
+
+def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from streams.sandbox.cli import add_arguments
+
+    p = sub.add_parser("sandbox", help="a strict local Graph API (Conversions API) sandbox")
+    add_arguments(p)
+    p.set_defaults(func=_sandbox)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capi-streams", description="Kafka to Meta's Conversions API stream processor"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_kafka(sub)
+    _add_worker(sub)
+    _add_run(sub)
+    _add_sandbox(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser

@@ -1,0 +1,37 @@
+"""Which dataset an event goes to.
+
+Precedence, first that applies: the event's own `dataset_id`, the `capi-dataset` Kafka header,
+the input topic's mapping in the config, the default dataset. A dataset that is not configured
+is a rejection (`unknown_dataset`), never a silent drop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+__all__ = ["DATASET_HEADER", "choose_dataset"]
+
+DATASET_HEADER = "capi-dataset"
+
+
+def choose_dataset(
+    *,
+    event_dataset: str | None,
+    header_dataset: bytes | None,
+    topic: str,
+    topic_map: Mapping[str, str],
+    default: str | None,
+    known: Collection[str],
+) -> tuple[str | None, bool]:
+    """Return (dataset id, known?). (None, False) when nothing names a dataset."""
+    chosen = event_dataset
+    if chosen is None and header_dataset:
+        try:
+            chosen = header_dataset.decode("ascii").strip() or None
+        except UnicodeDecodeError:
+            chosen = None
+    if chosen is None:
+        chosen = topic_map.get(topic, default)
+    if chosen is None:
+        return None, False
+    return chosen, chosen in known

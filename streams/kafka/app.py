@@ -1,0 +1,191 @@
+"""The faust app: topics, the forwarding agent, and the wiring of client, deliverer and pipeline.
+
+`create_app(settings, ...)` builds a fresh app (no module-level singleton). Its one agent
+consumes every input topic with `noack_take` windows and hands them to a `WindowRunner`,
+which processes windows concurrently and acks them in order once their outcomes are durable.
+On stop, the deliverer is stopped first (pauses end, unfinished events come back held), so
+faust's wait for in-flight events and its final commit finish within the request timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from streams.capi.client import GraphClient
+from streams.capi.delivery import Deliverer, DeliveryConfig
+from streams.domain.records import SourceRef
+from streams.domain.retry import RetryPolicy
+from streams.kafka.windows import WindowRunner
+from streams.observability.metrics import Metrics
+from streams.pipeline import InputMessage, Pipeline
+from streams.settings import Settings
+
+__all__ = ["CapiApp", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+class _FaustSink:
+    """RecordSink over faust topics: `send` queues the record, the returned future resolves
+    when Kafka acknowledged it (producer acks=all)."""
+
+    def __init__(self, app: faust.App, topics: dict[str, Any]) -> None:
+        self._app = app
+        self._topics = topics
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        fut: Awaitable[Any] = await self._topics[topic].send(key=key, value=value)
+        return fut
+
+
+def _to_input(event: Any) -> InputMessage:
+    msg = event.message
+    headers: dict[str, bytes] = {}
+    raw_headers = msg.headers or ()
+    items = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+    for name, value in items:
+        if isinstance(name, str) and isinstance(value, bytes | None):
+            headers[name] = value or b""
+    ts = msg.timestamp
+    return InputMessage(
+        source=SourceRef(
+            topic=str(msg.topic),
+            partition=int(msg.partition),
+            offset=int(msg.offset),
+            timestamp_ms=int(ts * 1000) if isinstance(ts, int | float) else None,
+        ),
+        key=msg.key if isinstance(msg.key, bytes) else None,
+        value=msg.value if isinstance(msg.value, bytes) else None,
+        headers=headers,
+    )
+
+
+class CapiApp(faust.App):
+    """faust.App that owns the Graph client and stops the deliverer before faust drains."""
+
+    capi_client: GraphClient
+    capi_deliverer: Deliverer
+    capi_metrics: Metrics
+    capi_runner: WindowRunner | None = None
+
+    async def on_start(self) -> None:
+        await self.capi_client.start()
+        await super().on_start()
+
+    async def on_stop(self) -> None:
+        logger.info("stopping: ending delivery waits, draining in-flight windows")
+        self.capi_deliverer.stop()
+        await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        await self.capi_client.close()
+
+
+def _broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip()]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    datadir: Path | None = None,
+) -> CapiApp:
+    """Build the worker's faust app from validated settings."""
+    k = settings.kafka
+    g = settings.graph
+    w = settings.worker
+    if not k.bootstrap_servers:
+        raise ValueError("kafka.bootstrap_servers is empty")
+    data = datadir or Path(tempfile.gettempdir()) / "capi-streams" / k.consumer_group
+    data.parent.mkdir(parents=True, exist_ok=True)
+    app = CapiApp(
+        k.consumer_group,
+        broker=_broker_urls(k.bootstrap_servers),
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        datadir=str(data),
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=True,
+        topic_partitions=k.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        broker_max_poll_records=5000,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        stream_buffer_maxsize=max(4096, 2 * w.take_max),
+        stream_wait_empty=True,
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_request_size=max(1_048_576, 2 * k.max_message_bytes),
+        logging_config=None,
+    )
+    reg = registry if registry is not None else CollectorRegistry()
+    metrics = Metrics(
+        reg,
+        datasets=[d.id for d in settings.datasets],
+        topics=k.input_topics,
+        graph_api_version=g.api_version,
+    )
+    client = GraphClient(
+        g.url,
+        g.api_version,
+        timeout_s=g.timeout_seconds,
+        max_connections=max(8, g.max_in_flight * max(1, len(settings.datasets))),
+    )
+    deliverer = Deliverer(
+        client,
+        DeliveryConfig(
+            retry=RetryPolicy(
+                max_attempts=g.max_attempts,
+                base_s=g.retry_base_seconds,
+                cap_s=g.retry_cap_seconds,
+                max_elapsed_s=g.max_retry_seconds,
+            ),
+            max_in_flight=g.max_in_flight,
+            config_retry_s=g.config_retry_seconds,
+        ),
+        metrics,
+    )
+    app.capi_client = client
+    app.capi_deliverer = deliverer
+    app.capi_metrics = metrics
+
+    inputs = app.topic(
+        *k.input_topics,
+        value_type=bytes,
+        key_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+    outputs = {
+        name: app.topic(
+            name, partitions=k.topic_partitions, value_serializer="raw", key_serializer="raw"
+        )
+        for name in (k.responses_topic, k.failures_topic)
+    }
+    pipeline = Pipeline(settings, deliverer, _FaustSink(app, outputs), metrics, clock=time.time)
+
+    async def forward(stream: Any) -> None:
+        runner = WindowRunner(
+            pipeline.process,
+            stream.ack,
+            _to_input,
+            max_pending=w.max_pending_windows,
+            on_pending=metrics.pending_windows.set,
+        )
+        app.capi_runner = runner
+        await runner.run(stream.noack().noack_take(w.take_max, within=w.take_within_ms / 1000))
+
+    app.agent(inputs, name="capi-forward", concurrency=1)(forward)
+    return app

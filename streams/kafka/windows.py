@@ -1,0 +1,131 @@
+"""Run take-windows through the pipeline concurrently and ack them strictly in order.
+
+faust commits the highest contiguous acked offset of each partition, and its head-gap check
+can skip an unacked offset when a later one is acked first (faust-streaming/faust#606). So:
+
+* windows are processed concurrently (up to `max_pending`; then consumption waits), but
+* they are acked one after the other, in the order they were taken, each window's events in
+  the order faust yielded them (offset order per partition), and only after the window's
+  outcome records were acknowledged by Kafka;
+* an event that is held (not delivered, not failed: shutdown during a configuration hold or a
+  throttle pause) is never acked, and neither is anything after it on its partition until
+  the worker restarts, when Kafka redelivers from the last commit.
+
+The runner never lets an exception escape into the faust agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from streams.pipeline import InputMessage, WindowResult
+
+__all__ = ["WindowRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+class WindowRunner:
+    """Feeds windows of faust events to `process` and acks them in order via `ack`."""
+
+    def __init__(
+        self,
+        process: Callable[[Sequence[InputMessage]], Coroutine[Any, Any, WindowResult]],
+        ack: Callable[[Any], Awaitable[Any]],
+        to_input: Callable[[Any], InputMessage],
+        *,
+        max_pending: int,
+        on_pending: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self._process = process
+        self._ack = ack
+        self._to_input = to_input
+        self._queue: asyncio.Queue[tuple[asyncio.Task[WindowResult], list[Any]] | None] = (
+            asyncio.Queue(maxsize=max_pending)
+        )
+        self._blocked: set[tuple[str, int]] = set()
+        self._on_pending = on_pending
+        self.acked = 0
+
+    async def run(self, windows: AsyncIterable[Sequence[Any]]) -> None:
+        acker = asyncio.create_task(self._ack_loop(), name="capi-acker")
+        try:
+            async for events in windows:
+                batch = list(events)
+                if not batch:
+                    continue
+                try:
+                    inputs = [self._to_input(ev) for ev in batch]
+                except Exception:
+                    logger.exception("cannot read window events=%d; holding them", len(batch))
+                    self._block(batch)
+                    continue
+                task = asyncio.create_task(self._process(inputs))
+                await self._queue.put((task, batch))
+                self._on_pending(self._queue.qsize())
+        finally:
+            # Let the acker finish what is queued; the pipeline bounds the time that takes
+            # (the deliverer is stopped at shutdown, so pauses end at once).
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+            try:
+                await asyncio.shield(acker)
+            except asyncio.CancelledError:
+                acker.cancel()
+                raise
+
+    async def _ack_loop(self) -> None:
+        while True:
+            if self._queue.empty():
+                self._on_pending(0)
+            item = await self._queue.get()
+            if item is None:
+                return
+            task, events = item
+            try:
+                result = await task
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
+                result = WindowResult(frozenset(range(len(events))), 0, 0)
+            except Exception:
+                logger.exception("window task failed; holding events=%d", len(events))
+                result = WindowResult(frozenset(range(len(events))), 0, 0)
+            await self._ack_window(events, result.held)
+            self._on_pending(self._queue.qsize())
+
+    async def _ack_window(self, events: Sequence[Any], held: frozenset[int]) -> None:
+        for pos, event in enumerate(events):
+            tp = _tp(event)
+            if pos in held:
+                if tp not in self._blocked:
+                    logger.warning(
+                        "holding partition until restart topic=%s partition=%d offset=%d",
+                        tp[0],
+                        tp[1],
+                        event.message.offset,
+                    )
+                self._blocked.add(tp)
+                continue
+            if tp in self._blocked:
+                continue
+            try:
+                await self._ack(event)
+                self.acked += 1
+            except Exception:
+                logger.exception("ack failed topic=%s partition=%d", tp[0], tp[1])
+                self._blocked.add(tp)
+
+    def _block(self, events: Sequence[Any]) -> None:
+        for event in events:
+            with contextlib.suppress(Exception):
+                self._blocked.add(_tp(event))
+
+
+def _tp(event: Any) -> tuple[str, int]:
+    msg = event.message
+    return (str(msg.topic), int(msg.partition))

@@ -1,0 +1,63 @@
+"""`capi-streams worker`: run the faust worker for validated settings, with /metrics served."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import faust
+from prometheus_client import CollectorRegistry, start_http_server
+
+from streams.kafka.app import create_app
+from streams.settings import ConfigError, Settings
+
+__all__ = ["check_ready", "run_worker"]
+
+logger = logging.getLogger(__name__)
+
+
+def check_ready(settings: Settings) -> None:
+    """Refuse to start without what the worker needs, naming the missing piece."""
+    if not settings.kafka.bootstrap_servers:
+        raise ConfigError(
+            "kafka.bootstrap_servers: required for the worker "
+            "(CAPI_KAFKA__BOOTSTRAP_SERVERS; `capi-streams run` starts a local broker)"
+        )
+    if not settings.datasets:
+        raise ConfigError("datasets: configure at least one [[datasets]] entry")
+    for ds in settings.datasets:
+        if ds.token is None:
+            raise ConfigError(
+                f"datasets[{ds.id}].token_env: the environment variable {ds.token_env} "
+                "that should hold this dataset's access token is not set"
+            )
+
+
+def run_worker(settings: Settings) -> int:
+    """Start metrics, then the faust worker in the foreground until SIGTERM/SIGINT."""
+    check_ready(settings)
+    registry = CollectorRegistry()
+    server, _thread = start_http_server(
+        settings.metrics.port, addr=settings.metrics.host, registry=registry
+    )
+    port = server.server_port
+    app = create_app(settings, registry=registry)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.worker.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    print(
+        f"capi-streams worker: group={settings.kafka.consumer_group} "
+        f"inputs={','.join(settings.kafka.input_topics)} metrics=http://{settings.metrics.host}:{port}/metrics",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        server.shutdown()
+    return 0

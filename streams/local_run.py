@@ -1,0 +1,418 @@
+"""`capi-streams run`: the main job on embedded defaults, with a live progress line.
+
+1. Settings from `--config` (optional) and `CAPI_*` variables.
+2. No broker configured: start the local Kafka broker (or reuse the one already running).
+3. No token configured and the default Graph URL: start the sandbox and point the worker at it
+   (with a real token, the real Graph API is used). No dataset configured: the sandbox's two.
+4. Create the input and outcome topics.
+5. Run `capi-streams worker` as a child process; print consumed / delivered / failed / in
+   flight / events/s from its /metrics once a second; SIGINT or SIGTERM stops it gracefully and
+   a summary is printed.
+`--demo` also produces a sample stream (streams.demo), waits until every event has an outcome
+record, prints where each one went, and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.demo import demo_events
+from streams.kafka import broker
+from streams.settings import DEFAULT_GRAPH_URL, ConfigError, Settings, load_settings
+
+__all__ = ["run_main"]
+
+SANDBOX_TOKEN_ENV = "CAPI_SANDBOX_TOKEN"  # noqa: S105  # a variable name, not a token
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  # the sandbox's public test token
+SANDBOX_DATASETS = ("1000000000000001", "1000000000000002")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s")
+
+
+@dataclass
+class _Stack:
+    env: dict[str, str]
+    settings: Settings
+    started_broker: Path | None = None
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    sandbox_url: str | None = None
+
+
+def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
+    child_env = dict(env)
+    settings = load_settings(config, child_env)
+    stack = _Stack(env=child_env, settings=settings)
+    if not settings.kafka.bootstrap_servers:
+        data_dir = broker.default_data_dir()
+        running = broker.status(data_dir)
+        if running is None:
+            log(f"starting the local Kafka broker (data in {data_dir}) ...")
+            port = 9092 if not _port_busy(9092) else 0
+            running = broker.start_broker(port=port, data_dir=data_dir)
+            stack.started_broker = data_dir
+        child_env["CAPI_KAFKA__BOOTSTRAP_SERVERS"] = running.bootstrap
+        log(f"Kafka: {running.bootstrap}")
+    if not settings.datasets:
+        for i, ds in enumerate(SANDBOX_DATASETS):
+            child_env[f"CAPI_DATASETS__{i}__ID"] = ds
+            child_env[f"CAPI_DATASETS__{i}__TOKEN_ENV"] = SANDBOX_TOKEN_ENV
+        child_env.setdefault("CAPI_ROUTING__DEFAULT_DATASET", SANDBOX_DATASETS[0])
+    settings = load_settings(config, child_env)
+    missing = [d for d in settings.datasets if d.token is None]
+    if missing and settings.graph.url == DEFAULT_GRAPH_URL:
+        port = _free_port()
+        log("no access token configured: starting the Graph API sandbox ...")
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "streams.cli", "sandbox", "--port", str(port)],
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.children.append(proc)
+        _wait_port(port, proc, "the sandbox", 30)
+        stack.sandbox_url = f"http://127.0.0.1:{port}"
+        child_env["CAPI_GRAPH__URL"] = stack.sandbox_url
+        for d in missing:
+            child_env[d.token_env] = SANDBOX_TOKEN
+        log(f"Graph API: sandbox at {stack.sandbox_url} (no request leaves this machine)")
+    else:
+        log(f"Graph API: {settings.graph.url}")
+    child_env.setdefault("CAPI_WORKER__LOG_LEVEL", "WARNING")
+    if "CAPI_METRICS__PORT" not in env and _port_busy(settings.metrics.port):
+        child_env["CAPI_METRICS__PORT"] = str(_free_port())
+    stack.settings = load_settings(config, child_env)
+    return stack
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+async def _create_topics(settings: Settings) -> None:
+    k = settings.kafka
+    admin = AIOKafkaAdminClient(bootstrap_servers=k.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [*k.input_topics, k.responses_topic, k.failures_topic]
+        new = [NewTopic(t, k.topic_partitions, 1) for t in wanted if t not in existing]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """Sum each worker metric over its labels."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith(("_created", "_bucket")):
+                continue
+            out[sample.name] = out.get(sample.name, 0.0) + sample.value
+    return out
+
+
+@dataclass
+class _Progress:
+    port: int
+    started: float = field(default_factory=time.monotonic)
+    last: tuple[float, float] | None = None
+    values: dict[str, float] = field(default_factory=dict)
+
+    def line(self) -> str | None:
+        try:
+            self.values = _scrape(self.port)
+        except OSError:
+            return None
+        v = self.values
+        delivered = v.get("capi_events_delivered_total", 0.0)
+        now = time.monotonic()
+        rate = 0.0
+        if self.last is not None and now > self.last[0]:
+            rate = (delivered - self.last[1]) / (now - self.last[0])
+        self.last = (now, delivered)
+        return (
+            f"consumed {v.get('capi_events_consumed_total', 0):,.0f}  "
+            f"delivered {delivered:,.0f}  failed {v.get('capi_events_failed_total', 0):,.0f}  "
+            f"in flight {v.get('capi_requests_in_flight', 0):,.0f}  {rate:,.0f} events/s"
+        )
+
+
+async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+
+
+async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    tps = await _partitions(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def _produce_demo(settings: Settings, n: int) -> dict[tuple[int, int], str]:
+    """Produce the demo stream; return (partition, offset) -> expected outcome kind."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=10)
+    await producer.start()
+    topic = settings.kafka.input_topics[0]
+    datasets = [d.id for d in settings.datasets]
+    expected: dict[tuple[int, int], str] = {}
+    try:
+        pending = []
+        for ev in demo_events(n, now=int(time.time()), datasets=datasets):
+            fut = await producer.send(topic, ev.value, key=ev.key)
+            pending.append((fut, ev.kind))
+        for fut, kind in pending:
+            md = await fut
+            expected[(md.partition, md.offset)] = kind
+    finally:
+        await producer.stop()
+    return expected
+
+
+async def _collect_outcomes(
+    settings: Settings,
+    starts: Mapping[TopicPartition, int],
+    expected: Mapping[tuple[int, int], str],
+    timeout_s: float,
+    progress: _Progress,
+    log: Any,
+    alive: Any,
+) -> dict[tuple[int, int], dict[str, Any]]:
+    k = settings.kafka
+    topic = k.input_topics[0]
+    consumer = AIOKafkaConsumer(bootstrap_servers=k.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    outcome: dict[tuple[int, int], dict[str, Any]] = {}
+    try:
+        consumer.assign(list(starts))
+        for tp, off in starts.items():
+            consumer.seek(tp, off)
+        deadline = time.monotonic() + timeout_s
+        next_line = 0.0
+        while len(outcome) < len(expected) and time.monotonic() < deadline:
+            if not alive():
+                log("the worker exited; see its output above")
+                break
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for rec in records:
+                    _note_outcome(orjson.loads(rec.value or b"{}"), topic, outcome)
+            if time.monotonic() >= next_line:
+                line = progress.line()
+                if line:
+                    log(line)
+                next_line = time.monotonic() + 2
+    finally:
+        await consumer.stop()
+    return outcome
+
+
+def _note_outcome(record: Any, topic: str, outcome: MutableMapping[tuple[int, int], Any]) -> None:
+    if not isinstance(record, dict):
+        return
+    if record.get("kind") == "response":
+        for src in record.get("sources", []):
+            if src.get("topic") == topic:
+                for off in src.get("offsets", []):
+                    outcome[(src["partition"], off)] = record
+    elif record.get("kind") == "failure":
+        src = record.get("source", {})
+        if src.get("topic") == topic:
+            outcome[(src["partition"], src["offset"])] = record
+
+
+def _summarize_demo(
+    expected: Mapping[tuple[int, int], str],
+    outcome: Mapping[tuple[int, int], dict[str, Any]],
+    log: Any,
+) -> int:
+    where: Counter[str] = Counter()
+    mismatches = 0
+    for coord, kind in sorted(expected.items()):
+        rec = outcome.get(coord)
+        if rec is None:
+            where["no outcome yet"] += 1
+            mismatches += 1
+            continue
+        if rec["kind"] == "response":
+            where[f"delivered to dataset {rec['dataset_id']}"] += 1
+            got = "valid"
+        else:
+            where[f"failures topic: {rec['reason']}"] += 1
+            got = rec["reason"]
+        if got != kind:
+            mismatches += 1
+    log("")
+    log(f"where the {len(expected)} demo events went:")
+    for label, count in sorted(where.items(), key=lambda kv: -kv[1]):
+        log(f"  {count:6d}  {label}")
+    sample = [c for c in sorted(outcome) if c in expected][:5]
+    for part, off in sample:
+        rec = outcome[(part, off)]
+        if rec["kind"] == "response":
+            detail = f"delivered, dataset {rec['dataset_id']}, fbtrace_id {rec['fbtrace_id']}"
+        else:
+            detail = f"failed: {rec['reason']}" + (f" ({rec['field']})" if "field" in rec else "")
+        log(f"  e.g. partition {part} offset {off}: {detail}")
+    if mismatches:
+        log(f"{mismatches} events did not end where the demo expected")
+    return 0 if mismatches == 0 else 1
+
+
+def run_main(
+    config: str | None,
+    *,
+    demo: bool = False,
+    demo_count: int = 2000,
+    env: Mapping[str, str] | None = None,
+    out: Any = None,
+) -> int:
+    stream = out or sys.stdout
+
+    def log(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    try:
+        stack = _prepare(config, dict(os.environ if env is None else env), log)
+    except (ConfigError, broker.BrokerError, RuntimeError) as exc:
+        log(f"capi-streams run: {exc}")
+        return 2
+    settings = stack.settings
+    code = 0
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        asyncio.run(_create_topics(settings))
+        cmd = [sys.executable, "-m", "streams.cli", "worker"]
+        if config:
+            cmd += ["--config", config]
+        worker = subprocess.Popen(cmd, env=stack.env, stdin=subprocess.DEVNULL)  # noqa: S603
+        stack.children.insert(0, worker)
+        _wait_port(settings.metrics.port, worker, "the worker", 60)
+        progress = _Progress(settings.metrics.port)
+        log(f"worker running; metrics at http://127.0.0.1:{settings.metrics.port}/metrics")
+        if demo:
+            running = worker
+            code = asyncio.run(
+                _demo(settings, demo_count, progress, log, lambda: running.poll() is None)
+            )
+        else:
+            code = _follow(worker, progress, log)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None and worker.poll() is None:
+            final = _Progress(settings.metrics.port).line()
+            if final:
+                log("summary: " + final.split("  in flight")[0])
+        for child in stack.children:
+            _stop_child(child)
+        if stack.started_broker is not None and demo:
+            broker.stop_broker(stack.started_broker)
+            log("stopped the local Kafka broker")
+    return code
+
+
+async def _demo(settings: Settings, n: int, progress: _Progress, log: Any, alive: Any) -> int:
+    k = settings.kafka
+    input_topic = k.input_topics[0]
+    starts = await _end_offsets(k.bootstrap_servers, [k.responses_topic, k.failures_topic])
+    expected = await _produce_demo(settings, n)
+    log(f"produced {len(expected)} demo events to {input_topic}")
+    outcome = await _collect_outcomes(settings, starts, expected, 180.0, progress, log, alive)
+    line = progress.line()
+    if line:
+        log(line)
+    return _summarize_demo(expected, outcome, log)
+
+
+def _follow(worker: subprocess.Popen[bytes], progress: _Progress, log: Any) -> int:
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tty = sys.stdout.isatty()
+    last_print = 0.0
+    while not stop["now"] and worker.poll() is None:
+        time.sleep(1)
+        line = progress.line()
+        if line is None:
+            continue
+        if tty:
+            print("\r" + line + "   ", end="", flush=True)
+        elif time.monotonic() - last_print >= 10:
+            log(line)
+            last_print = time.monotonic()
+    if tty:
+        print()
+    return worker.returncode or 0 if worker.poll() is not None else 0
+
+
+def _stop_child(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,236 @@
+"""Prometheus metrics of the worker, built on an injected registry.
+
+Names follow Prometheus conventions: base units (seconds, bytes), `_total` counters, one
+`capi_` prefix. Labels come only from the config (dataset, topic) or closed enums (reason,
+outcome, field, key); every configured dataset's children are created at start so dashboards
+see zeros instead of gaps. The README's metrics table lists the same catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streams import __version__
+from streams.domain.classify import Outcome
+
+__all__ = ["MATCH_KEYS", "Metrics"]
+
+# Customer-information keys whose presence drives Meta's Event Match Quality.
+MATCH_KEYS = (
+    "em",
+    "ph",
+    "fn",
+    "ln",
+    "ge",
+    "db",
+    "ct",
+    "st",
+    "zp",
+    "country",
+    "external_id",
+    "client_ip_address",
+    "client_user_agent",
+    "fbc",
+    "fbp",
+    "subscription_id",
+    "fb_login_id",
+    "lead_id",
+    "anon_id",
+    "madid",
+    "page_id",
+    "page_scoped_user_id",
+    "ctwa_clid",
+    "ig_account_id",
+    "ig_sid",
+)
+_MATCH_KEY_SET = frozenset(MATCH_KEYS)
+NO_DATASET = "none"
+
+
+class Metrics:
+    """All worker metrics; also the Deliverer's Observer (on_request, on_retry, ...)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        datasets: Iterable[str],
+        topics: Iterable[str],
+        graph_api_version: str,
+    ) -> None:
+        self.registry = registry
+        r = registry
+        self.consumed = Counter(
+            "capi_events_consumed", "Input messages consumed", ["topic"], registry=r
+        )
+        self.failed = Counter(
+            "capi_events_failed",
+            "Events written to the failures topic, by dataset and reason",
+            ["dataset", "reason"],
+            registry=r,
+        )
+        self.dropped = Counter(
+            "capi_user_data_dropped",
+            "Customer-information values dropped during normalization",
+            ["field", "reason"],
+            registry=r,
+        )
+        self.delivered = Counter(
+            "capi_events_delivered",
+            "Events accepted by Meta (events_received)",
+            ["dataset"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "capi_requests", "Graph API requests by outcome", ["dataset", "outcome"], registry=r
+        )
+        self.request_duration = Histogram(
+            "capi_request_duration_seconds",
+            "Graph API request duration",
+            ["dataset"],
+            buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0),
+            registry=r,
+        )
+        self.batch_events = Histogram(
+            "capi_batch_events",
+            "Events per delivered request",
+            ["dataset"],
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 750, 1000),
+            registry=r,
+        )
+        self.event_delay = Histogram(
+            "capi_event_delay_seconds",
+            "Delay from event_time to delivery",
+            ["dataset"],
+            buckets=(
+                1,
+                5,
+                15,
+                60,
+                300,
+                900,
+                3600,
+                6 * 3600,
+                86400,
+                3 * 86400,
+                6 * 86400,
+                7 * 86400,
+            ),
+            registry=r,
+        )
+        self.retries = Counter(
+            "capi_retries", "Requests retried after a transient error", ["dataset"], registry=r
+        )
+        self.throttles = Counter(
+            "capi_throttle_pauses",
+            "Times a dataset was paused by throttling",
+            ["dataset"],
+            registry=r,
+        )
+        self.throttle_seconds = Counter(
+            "capi_throttle_paused_seconds",
+            "Seconds of throttle pauses requested",
+            ["dataset"],
+            registry=r,
+        )
+        self.paused = Gauge(
+            "capi_dataset_paused",
+            "1 while a dataset is held for a configuration or token error",
+            ["dataset"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "capi_requests_in_flight", "Graph API requests in flight", ["dataset"], registry=r
+        )
+        self.records = Counter(
+            "capi_output_records",
+            "Outcome records produced and acknowledged by Kafka",
+            ["topic", "kind"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "capi_last_success_timestamp_seconds",
+            "Unix time of the last request Meta accepted",
+            ["dataset"],
+            registry=r,
+        )
+        self.match_keys = Counter(
+            "capi_match_key_events",
+            "Delivered events carrying each customer-information key",
+            ["dataset", "key"],
+            registry=r,
+        )
+        self.pending_windows = Gauge(
+            "capi_windows_pending", "Take windows in flight, not yet acked", registry=r
+        )
+        self.build_info = Gauge(
+            "capi_build_info",
+            "Build information (always 1)",
+            ["version", "graph_api_version"],
+            registry=r,
+        )
+        self.build_info.labels(__version__, graph_api_version).set(1)
+        for topic in topics:
+            self.consumed.labels(topic)
+        for ds in datasets:
+            self._init_dataset(ds)
+
+    def _init_dataset(self, ds: str) -> None:
+        for m in (self.delivered, self.retries, self.throttles, self.throttle_seconds):
+            m.labels(ds)
+        for outcome in Outcome:
+            self.requests.labels(ds, outcome.value)
+        self.request_duration.labels(ds)
+        self.batch_events.labels(ds)
+        self.event_delay.labels(ds)
+        self.paused.labels(ds).set(0)
+        self.in_flight.labels(ds).set(0)
+        self.last_success.labels(ds)
+        for key in MATCH_KEYS:
+            self.match_keys.labels(ds, key)
+
+    # Deliverer Observer protocol ------------------------------------------------------------
+    def on_request(self, dataset: str, outcome: Outcome, duration_s: float, n_events: int) -> None:
+        self.requests.labels(dataset, outcome.value).inc()
+        self.request_duration.labels(dataset).observe(duration_s)
+
+    def on_retry(self, dataset: str) -> None:
+        self.retries.labels(dataset).inc()
+
+    def on_throttle(self, dataset: str, seconds: float) -> None:
+        self.throttles.labels(dataset).inc()
+        self.throttle_seconds.labels(dataset).inc(seconds)
+
+    def on_paused(self, dataset: str, paused: bool) -> None:
+        self.paused.labels(dataset).set(1 if paused else 0)
+
+    def on_in_flight(self, dataset: str, delta: int) -> None:
+        self.in_flight.labels(dataset).inc(delta)
+
+    # Pipeline -------------------------------------------------------------------------------
+    def on_delivered(
+        self,
+        dataset: str,
+        events: Iterable[Mapping[str, Any]],
+        n: int,
+        now: float,
+    ) -> None:
+        self.delivered.labels(dataset).inc(n)
+        self.batch_events.labels(dataset).observe(n)
+        self.last_success.labels(dataset).set(now)
+        counts: dict[str, int] = {}
+        delay = self.event_delay.labels(dataset)
+        for event in events:
+            event_time = event.get("event_time")
+            if isinstance(event_time, int):
+                delay.observe(max(0.0, now - event_time))
+            user_data = event.get("user_data")
+            if isinstance(user_data, Mapping):
+                for key in user_data:
+                    if key in _MATCH_KEY_SET:
+                        counts[key] = counts.get(key, 0) + 1
+        for key, count in counts.items():
+            self.match_keys.labels(dataset, key).inc(count)

@@ -1,0 +1,307 @@
+"""Process one take-window of input messages to durable outcomes.
+
+`Pipeline.process(messages)` is the whole job for a window, in this order (the caller acks
+afterwards, in offset order; see streams/kafka/agent.py):
+
+1. Decode, route and transform every message (pure domain); a message that cannot be sent
+   becomes a failure record at once (the failure records are produced while step 3 runs).
+2. Plan the accepted events into per-dataset requests (<= 1,000 events, <= max bytes).
+3. Deliver every request (retries, throttle pauses, bisection, config holds: Deliverer).
+4. Produce one response record per accepted request and one failure record per failed event,
+   and wait until Kafka acknowledged every one of them.
+5. Return which messages are done (safe to ack) and which are held (must not be acked).
+
+Nothing here raises for bad input; an unexpected error inside a window marks the whole window
+held, so its offsets are never committed and the events come back after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from streams.capi.delivery import Deliverer, DeliveryResult
+from streams.domain.batching import BatchLimits, plan_batches
+from streams.domain.records import (
+    GraphErrorInfo,
+    PipelineReason,
+    SourceRef,
+    failure_record,
+    response_record,
+)
+from streams.domain.routing import DATASET_HEADER, choose_dataset
+from streams.domain.transform import (
+    DatasetPolicy,
+    Rejected,
+    RejectReason,
+    decode,
+    event_dataset_id,
+    transform,
+)
+from streams.observability.metrics import NO_DATASET, Metrics
+from streams.settings import Settings
+
+__all__ = ["InputMessage", "Pipeline", "RecordSink", "WindowResult"]
+
+logger = logging.getLogger(__name__)
+
+_UNPARSEABLE = frozenset({RejectReason.INVALID_JSON, RejectReason.NOT_AN_OBJECT})
+
+
+@dataclass(frozen=True, slots=True)
+class InputMessage:
+    source: SourceRef
+    key: bytes | None
+    value: bytes | None
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class RecordSink(Protocol):
+    """Where outcome records go. `send` returns once the record is queued; awaiting the
+    returned awaitable waits for Kafka's acknowledgement."""
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    held: frozenset[int]  # positions that must not be acked
+    delivered: int
+    failed: int
+
+
+@dataclass(slots=True)
+class _Accepted:
+    pos: int
+    dataset: str
+    event: dict[str, Any]
+    event_id: str
+    event_name: str
+
+
+class Pipeline:
+    """Turns windows of input messages into delivered events and outcome records."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        deliverer: Deliverer,
+        sink: RecordSink,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._s = settings
+        self._deliverer = deliverer
+        self._sink = sink
+        self._metrics = metrics
+        self._clock = clock
+        self._policies: dict[str, DatasetPolicy] = {d.id: d.policy() for d in settings.datasets}
+        self._limits = {
+            d.id: BatchLimits(max_events=d.max_events, max_bytes=d.max_bytes)
+            for d in settings.datasets
+        }
+        self._tokens = {d.id: d.token.reveal() if d.token else "" for d in settings.datasets}
+        self._test_codes = {d.id: d.test_event_code for d in settings.datasets}
+        self._known = frozenset(self._policies)
+        self._responses_topic = settings.kafka.responses_topic
+        self._failures_topic = settings.kafka.failures_topic
+
+    async def process(self, messages: Sequence[InputMessage]) -> WindowResult:
+        """Run one window; never raises except CancelledError (treat all as held then)."""
+        try:
+            return await self._process(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("window failed unexpectedly; holding it events=%d", len(messages))
+            return WindowResult(held=frozenset(range(len(messages))), delivered=0, failed=0)
+
+    async def _process(self, messages: Sequence[InputMessage]) -> WindowResult:
+        now = self._clock()
+        acks: list[Awaitable[Any]] = []
+        accepted: list[_Accepted] = []
+        failed = 0
+        m = self._metrics
+        max_bytes = self._s.kafka.max_message_bytes
+        include_raw = self._s.failures.include_raw
+        for pos, msg in enumerate(messages):
+            m.consumed.labels(msg.source.topic).inc()
+            value = msg.value
+            if value is None:
+                acks.append(await self._fail(PipelineReason.EMPTY_MESSAGE, None, msg.source, now))
+                failed += 1
+                continue
+            if len(value) > max_bytes:
+                acks.append(
+                    await self._fail(PipelineReason.MESSAGE_TOO_LARGE, None, msg.source, now)
+                )
+                failed += 1
+                continue
+            obj = decode(value)
+            if isinstance(obj, Rejected):
+                raw = value if include_raw and obj.reason in _UNPARSEABLE else None
+                acks.append(await self._fail(obj.reason, obj.field, msg.source, now, raw=raw))
+                failed += 1
+                continue
+            dataset, known = choose_dataset(
+                event_dataset=event_dataset_id(obj),
+                header_dataset=msg.headers.get(DATASET_HEADER),
+                topic=msg.source.topic,
+                topic_map=self._s.routing.topics,
+                default=self._s.routing.default_dataset,
+                known=self._known,
+            )
+            if dataset is None or not known:
+                field_ = "dataset_id" if dataset is not None else None
+                acks.append(
+                    await self._fail(PipelineReason.UNKNOWN_DATASET, field_, msg.source, now)
+                )
+                failed += 1
+                continue
+            result = transform(obj, self._policies[dataset], now=now, source_key=msg.key)
+            for drop in result.dropped:
+                m.dropped.labels(drop.field, drop.reason.value).inc()
+            if isinstance(result, Rejected):
+                acks.append(
+                    await self._fail(
+                        result.reason,
+                        result.field,
+                        msg.source,
+                        now,
+                        dataset=dataset,
+                        event=result.event,
+                        event_id=result.event_id,
+                        event_name=result.event_name,
+                    )
+                )
+                failed += 1
+                continue
+            accepted.append(
+                _Accepted(pos, dataset, result.event, result.event_id, result.event_name)
+            )
+
+        batches = plan_batches(
+            ((i, a.dataset, len(orjson.dumps(a.event))) for i, a in enumerate(accepted)),
+            self._limits,
+        )
+        results = await asyncio.gather(
+            *(
+                self._deliverer.deliver(
+                    b.dataset_id,
+                    self._tokens[b.dataset_id],
+                    [accepted[i].event for i in b.items],
+                    self._test_codes[b.dataset_id],
+                )
+                for b in batches
+            )
+        )
+        held: set[int] = set()
+        delivered = 0
+        for batch, res in zip(batches, results, strict=True):
+            items = [accepted[i] for i in batch.items]
+            delivered += await self._record_delivery(res, items, messages, now, acks)
+            failed += len(res.failures)
+            held.update(items[i].pos for i in res.held)
+        # Step 4: every outcome record must be acknowledged by Kafka before any ack.
+        await asyncio.gather(*acks)
+        return WindowResult(held=frozenset(held), delivered=delivered, failed=failed)
+
+    async def _record_delivery(
+        self,
+        res: DeliveryResult,
+        items: Sequence[_Accepted],
+        messages: Sequence[InputMessage],
+        now: float,
+        acks: list[Awaitable[Any]],
+    ) -> int:
+        dataset = res.dataset_id
+        delivered = 0
+        test_code = self._test_codes.get(dataset)
+        for req in res.delivered:
+            sent = [items[i] for i in req.indices]
+            record = response_record(
+                dataset_id=dataset,
+                events_received=req.events_received,
+                fbtrace_id=req.fbtrace_id,
+                messages=req.messages,
+                event_ids=[a.event_id for a in sent],
+                sources=[messages[a.pos].source for a in sent],
+                attempts=req.attempts,
+                latency_s=req.latency_s,
+                now=now,
+                test_event_code=test_code,
+            )
+            acks.append(
+                await self._emit(self._responses_topic, dataset.encode(), record, "response")
+            )
+            self._metrics.on_delivered(dataset, (a.event for a in sent), len(sent), now)
+            delivered += len(sent)
+        for f in res.failures:
+            a = items[f.index]
+            graph = GraphErrorInfo(f.status, f.code, f.subcode, f.fbtrace_id, f.title, f.detail)
+            acks.append(
+                await self._fail(
+                    f.reason,
+                    None,
+                    messages[a.pos].source,
+                    now,
+                    dataset=dataset,
+                    event=a.event,
+                    event_id=a.event_id,
+                    event_name=a.event_name,
+                    attempts=f.attempts,
+                    graph=graph,
+                )
+            )
+        return delivered
+
+    async def _fail(
+        self,
+        reason: str,
+        field_: str | None,
+        source: SourceRef,
+        now: float,
+        *,
+        dataset: str | None = None,
+        event: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        event_name: str | None = None,
+        attempts: int = 0,
+        graph: GraphErrorInfo | None = None,
+        raw: bytes | None = None,
+    ) -> Awaitable[Any]:
+        self._metrics.failed.labels(dataset or NO_DATASET, str(reason)).inc()
+        record = failure_record(
+            reason=str(reason),
+            field=field_,
+            source=source,
+            now=now,
+            dataset_id=dataset,
+            event=event,
+            event_id=event_id,
+            event_name=event_name,
+            attempts=attempts,
+            graph=graph,
+            raw=raw,
+        )
+        key = event_id.encode() if event_id else None
+        return await self._emit(self._failures_topic, key, record, "failure")
+
+    async def _emit(
+        self, topic: str, key: bytes | None, record: Mapping[str, Any], kind: str
+    ) -> Awaitable[Any]:
+        fut = await self._sink.send(topic, key, orjson.dumps(record))
+        return _counted(fut, self._metrics, topic, kind)
+
+
+async def _counted(fut: Awaitable[Any], metrics: Metrics, topic: str, kind: str) -> Any:
+    result = await fut
+    metrics.records.labels(topic, kind).inc()
+    return result

@@ -1,0 +1,411 @@
+"""Settings: one frozen object, from a TOML file plus environment overrides, checked at start-up.
+
+Every key `section.key` of the file can be overridden by the environment variable
+`CAPI_<SECTION>__<KEY>` (upper case, double underscore), e.g. `CAPI_KAFKA__BOOTSTRAP_SERVERS`,
+`CAPI_GRAPH__URL`, `CAPI_METRICS__PORT`. A dataset's keys use its position:
+`CAPI_DATASETS__0__TEST_EVENT_CODE`. Lists in the environment are comma-separated.
+Tokens never sit in the file: a dataset names the variable that holds its token
+(`token_env`), and the token's repr is masked.
+
+`load_settings(path, env)` takes the environment as a mapping (tests pass dicts) and raises
+`ConfigError` naming the bad key and what is expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from streams.domain.transform import DatasetPolicy
+
+__all__ = [
+    "ConfigError",
+    "DatasetSettings",
+    "FailuresSettings",
+    "GraphSettings",
+    "KafkaSettings",
+    "MetricsSettings",
+    "RoutingSettings",
+    "Secret",
+    "Settings",
+    "WorkerSettings",
+    "load_settings",
+]
+
+ENV_PREFIX = "CAPI_"
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v25.0"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and what is expected."""
+
+
+class Secret:
+    """A token: its value is only reachable through `reveal()`; repr and str are masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = ""  # empty: `capi-streams run` starts the local broker
+    input_topics: tuple[str, ...] = ("capi-events",)
+    responses_topic: str = "capi-responses"
+    failures_topic: str = "capi-failures"
+    consumer_group: str = "capi-streams"
+    topic_partitions: int = 4
+    max_message_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    url: str = DEFAULT_GRAPH_URL
+    api_version: str = DEFAULT_API_VERSION
+    timeout_seconds: float = 10.0
+    max_in_flight: int = 4
+    max_attempts: int = 6
+    retry_base_seconds: float = 0.5
+    retry_cap_seconds: float = 30.0
+    max_retry_seconds: float = 120.0
+    config_retry_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    id: str
+    token_env: str
+    token: Secret | None = field(default=None, compare=False)
+    test_event_code: str | None = None
+    default_country: str | None = None
+    default_action_source: str | None = None
+    ldu: bool = False
+    ldu_country: int | None = None
+    ldu_state: int | None = None
+    external_id: Literal["hash", "raw"] = "hash"
+    max_events: int = 1000
+    max_wait_ms: int = 500
+    max_bytes: int = 4_000_000
+    max_future_skew_seconds: int = 60
+
+    def policy(self) -> DatasetPolicy:
+        return DatasetPolicy(
+            dataset_id=self.id,
+            default_action_source=self.default_action_source,
+            default_country=self.default_country,
+            ldu=("LDU",) if self.ldu else None,
+            ldu_country=self.ldu_country,
+            ldu_state=self.ldu_state,
+            external_id_policy=self.external_id,
+            max_future_skew_s=self.max_future_skew_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    default_dataset: str | None = None
+    topics: Mapping[str, str] = field(default_factory=dict)  # input topic -> dataset id
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    port: int = 9464
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class FailuresSettings:
+    include_raw: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    take_max: int = 4000  # events per take window (all datasets)
+    take_within_ms: int = 200  # window time limit
+    max_pending_windows: int = 16  # windows sent but not yet acked (memory bound)
+    shutdown_timeout_seconds: float = 20.0
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    graph: GraphSettings = field(default_factory=GraphSettings)
+    datasets: tuple[DatasetSettings, ...] = ()
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    failures: FailuresSettings = field(default_factory=FailuresSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+
+    def dataset(self, dataset_id: str) -> DatasetSettings | None:
+        for ds in self.datasets:
+            if ds.id == dataset_id:
+                return ds
+        return None
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "kafka": KafkaSettings,
+    "graph": GraphSettings,
+    "metrics": MetricsSettings,
+    "failures": FailuresSettings,
+    "worker": WorkerSettings,
+}
+_DATASET_KEYS = {
+    "id": str,
+    "token_env": str,
+    "test_event_code": str,
+    "default_country": str,
+    "default_action_source": str,
+    "ldu": bool,
+    "ldu_country": int,
+    "ldu_state": int,
+    "external_id": str,
+    "max_events": int,
+    "max_wait_ms": int,
+    "max_bytes": int,
+    "max_future_skew_seconds": int,
+}
+_ACTION_SOURCES = frozenset(
+    {
+        "email",
+        "website",
+        "app",
+        "phone_call",
+        "chat",
+        "physical_store",
+        "system_generated",
+        "business_messaging",
+        "other",
+    }
+)
+
+
+def _coerce(key: str, value: Any, expected: Any) -> Any:
+    """Check or convert one value (env values arrive as strings) to the field's type."""
+    text = isinstance(value, str)
+    if expected in (int, "int"):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got a boolean")
+        if isinstance(value, int):
+            return value
+        if text:
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer")
+    if expected in (float, "float"):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got a boolean")
+        if isinstance(value, int | float):
+            return float(value)
+        if text:
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number")
+    if expected in (bool, "bool"):
+        if isinstance(value, bool):
+            return value
+        if text and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(f"{key}: expected true or false")
+    if expected in ("tuple[str, ...]",):
+        if text:
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{key}: expected a list of strings")
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string")
+    return value
+
+
+def _field_types(cls: type[Any]) -> dict[str, Any]:
+    return {name: f.type for name, f in cls.__dataclass_fields__.items()}
+
+
+def _section(name: str, cls: type[Any], raw: Mapping[str, Any]) -> Any:
+    types = _field_types(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in types:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(sorted(types))})")
+        expected = types[key]
+        typed = expected in ("tuple[str, ...]", "int", "float", "bool")
+        kwargs[key] = _coerce(f"{name}.{key}", value, expected if typed else str)
+    return cls(**kwargs)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Turn `CAPI_A__B[__C]` variables into a nested dict shaped like the TOML file."""
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if parts[0] == "datasets":
+            if len(parts) != 3 or not parts[1].isdigit():
+                raise ConfigError(f"{name}: expected CAPI_DATASETS__<index>__<KEY>")
+            out.setdefault("datasets", {}).setdefault(int(parts[1]), {})[parts[2]] = value
+        elif parts[0] == "routing" and len(parts) == 3 and parts[1] == "topics":
+            out.setdefault("routing", {}).setdefault("topics", {})[parts[2]] = value
+        elif len(parts) == 2:
+            out.setdefault(parts[0], {})[parts[1]] = value
+        else:
+            raise ConfigError(f"{name}: expected CAPI_<SECTION>__<KEY>")
+    return out
+
+
+def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> DatasetSettings:
+    where = f"datasets[{index}]"
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _DATASET_KEYS:
+            if key == "token":
+                raise ConfigError(
+                    f"{where}.token: tokens never sit in the file; set token_env to the "
+                    "name of the environment variable that holds it"
+                )
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(_DATASET_KEYS)})")
+        kwargs[key] = _coerce(f"{where}.{key}", value, _DATASET_KEYS[key])
+    for required in ("id", "token_env"):
+        if not kwargs.get(required):
+            raise ConfigError(f"{where}.{required}: required")
+    if not str(kwargs["id"]).isdigit():
+        raise ConfigError(f"{where}.id: expected the numeric dataset (pixel) id")
+    if kwargs.get("external_id", "hash") not in ("hash", "raw"):
+        raise ConfigError(f"{where}.external_id: expected 'hash' or 'raw'")
+    src = kwargs.get("default_action_source")
+    if src is not None and src not in _ACTION_SOURCES:
+        raise ConfigError(
+            f"{where}.default_action_source: expected one of {', '.join(sorted(_ACTION_SOURCES))}"
+        )
+    country = kwargs.get("default_country")
+    if country is not None:
+        if len(country) != 2 or not country.isalpha():
+            raise ConfigError(f"{where}.default_country: expected an ISO 3166 alpha-2 code")
+        kwargs["default_country"] = country.lower()
+    if not 1 <= kwargs.get("max_events", 1000) <= 1000:
+        raise ConfigError(f"{where}.max_events: expected 1..1000 (Meta's limit per request)")
+    if kwargs.get("max_wait_ms", 500) < 0:
+        raise ConfigError(f"{where}.max_wait_ms: expected >= 0")
+    if kwargs.get("ldu_country") not in (None, 0, 1):
+        raise ConfigError(f"{where}.ldu_country: expected 0 (geolocate) or 1 (USA)")
+    state = kwargs.get("ldu_state")
+    if state is not None and state != 0 and not 1000 <= state <= 1013:
+        raise ConfigError(f"{where}.ldu_state: expected 0 or a state code 1000..1013")
+    token_value = env.get(kwargs["token_env"])
+    return DatasetSettings(**kwargs, token=Secret(token_value) if token_value else None)
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            base[key] = _merge(dict(base[key]), value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
+    """Build the settings from a TOML file (optional) and `CAPI_*` environment overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    overrides = _env_overrides(env)
+    ds_over = overrides.pop("datasets", {})
+    raw = _merge(raw, overrides)
+    known = {*_SECTIONS, "datasets", "routing"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))})")
+    sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+
+    ds_raw = raw.get("datasets", [])
+    if not isinstance(ds_raw, list):
+        raise ConfigError("datasets: expected an array of tables ([[datasets]])")
+    ds_raw = [dict(d) for d in ds_raw]
+    for index, values in sorted(ds_over.items()):
+        while len(ds_raw) <= index:
+            ds_raw.append({})
+        ds_raw[index].update(values)
+    datasets = tuple(_dataset(i, d, env) for i, d in enumerate(ds_raw))
+    ids = [d.id for d in datasets]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("datasets: each id may appear once")
+
+    routing_raw = dict(raw.get("routing", {}))
+    for key in routing_raw:
+        if key not in ("default_dataset", "topics"):
+            raise ConfigError(f"routing.{key}: unknown key (known: default_dataset, topics)")
+    default = routing_raw.get("default_dataset")
+    if default is None and len(datasets) == 1:
+        default = datasets[0].id
+    if default is not None and str(default) not in ids:
+        raise ConfigError(f"routing.default_dataset: {default!r} is not a configured dataset id")
+    topics = routing_raw.get("topics", {})
+    if not isinstance(topics, Mapping):
+        raise ConfigError("routing.topics: expected a table of topic = dataset id")
+    for topic, ds in topics.items():
+        if str(ds) not in ids:
+            raise ConfigError(f"routing.topics.{topic}: {ds!r} is not a configured dataset id")
+    routing = RoutingSettings(
+        default_dataset=str(default) if default is not None else None,
+        topics={str(k): str(v) for k, v in topics.items()},
+    )
+    settings = Settings(datasets=datasets, routing=routing, **sections)
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if not s.kafka.input_topics:
+        raise ConfigError("kafka.input_topics: at least one topic is required")
+    for name in (s.kafka.responses_topic, s.kafka.failures_topic):
+        if name in s.kafka.input_topics:
+            raise ConfigError(f"kafka: output topic {name!r} is also an input topic")
+    if not s.graph.url.startswith(("https://", "http://")):
+        raise ConfigError("graph.url: expected an http(s) URL")
+    if not s.graph.api_version.startswith("v"):
+        raise ConfigError("graph.api_version: expected a version like v25.0")
+    if s.graph.timeout_seconds <= 0:
+        raise ConfigError("graph.timeout_seconds: expected > 0")
+    if s.graph.max_in_flight < 1:
+        raise ConfigError("graph.max_in_flight: expected >= 1")
+    if s.graph.max_attempts < 1:
+        raise ConfigError("graph.max_attempts: expected >= 1")
+    if not 0 < s.metrics.port < 65536 and s.metrics.port != 0:
+        raise ConfigError("metrics.port: expected a TCP port")
+    if s.worker.take_max < 1:
+        raise ConfigError("worker.take_max: expected >= 1")
+    if s.worker.log_format not in ("text", "json"):
+        raise ConfigError("worker.log_format: expected 'text' or 'json'")
