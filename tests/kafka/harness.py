@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 DATASET_A = "1000000000000001"
 DATASET_B = "1000000000000002"
-TOKEN_ENV = "CAPI_TEST_TOKEN"  # noqa: S105
+TOKEN_ENV = "CAPI_TEST_TOKEN"
 
 
 def free_port() -> int:
@@ -131,7 +131,7 @@ class WorkerProcess:
 
     def metrics(self) -> dict[str, float]:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=2) as resp:
             text = resp.read().decode()
         out: dict[str, float] = {}
         for family in text_string_to_metric_families(text):
