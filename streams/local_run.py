@@ -15,7 +15,6 @@ record, prints where each one went, and stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -31,12 +30,12 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.demo import demo_events
 from streams.kafka import broker
+from streams.kafka.topics import ensure_topics
 from streams.settings import DEFAULT_GRAPH_URL, ConfigError, Settings, load_settings
 
 __all__ = ["run_main"]
@@ -128,21 +127,6 @@ def _port_busy(port: int) -> bool:
         except OSError:
             return True
     return False
-
-
-async def _create_topics(settings: Settings) -> None:
-    k = settings.kafka
-    admin = AIOKafkaAdminClient(bootstrap_servers=k.bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [*k.input_topics, k.responses_topic, k.failures_topic]
-        new = [NewTopic(t, k.topic_partitions, 1) for t in wanted if t not in existing]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(new)
-    finally:
-        await admin.close()
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -338,7 +322,7 @@ def run_main(
     code = 0
     worker: subprocess.Popen[bytes] | None = None
     try:
-        asyncio.run(_create_topics(settings))
+        asyncio.run(ensure_topics(settings.kafka))
         cmd = [sys.executable, "-m", "streams.cli", "worker"]
         if config:
             cmd += ["--config", config]

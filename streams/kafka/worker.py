@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -9,6 +10,7 @@ import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
 from streams.kafka.app import create_app
+from streams.kafka.topics import ensure_topics
 from streams.settings import ConfigError, Settings
 
 __all__ = ["check_ready", "run_worker"]
@@ -36,6 +38,9 @@ def check_ready(settings: Settings) -> None:
 def run_worker(settings: Settings) -> int:
     """Start metrics, then the faust worker in the foreground until SIGTERM/SIGINT."""
     check_ready(settings)
+    created = asyncio.run(ensure_topics(settings.kafka))
+    if created:
+        print(f"capi-streams worker: created topics {', '.join(created)}", file=sys.stderr)
     registry = CollectorRegistry()
     server, _thread = start_http_server(
         settings.metrics.port, addr=settings.metrics.host, registry=registry

@@ -1,0 +1,33 @@
+"""Create the worker's topics when they are missing.
+
+faust subscribes only to topics that exist when it starts (a missing input topic is ignored
+until the next rebalance), so the worker and `capi-streams run` create the input and outcome
+topics first, with `kafka.topic_partitions` partitions. Existing topics are left as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.settings import KafkaSettings
+
+__all__ = ["ensure_topics"]
+
+
+async def ensure_topics(kafka: KafkaSettings) -> list[str]:
+    """Create missing input/responses/failures topics; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = dict.fromkeys([*kafka.input_topics, kafka.responses_topic, kafka.failures_topic])
+        new = [NewTopic(t, kafka.topic_partitions, 1) for t in wanted if t not in existing]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+        return [t.name for t in new]
+    finally:
+        await admin.close()
