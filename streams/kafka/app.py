@@ -176,6 +176,10 @@ def create_app(
     }
     pipeline = Pipeline(settings, deliverer, _FaustSink(app, outputs), metrics, clock=time.time)
 
+    # A window closes when full or after the shortest wait any dataset allows.
+    window_s = min([w.take_within_ms, *(d.max_wait_ms for d in settings.datasets)]) / 1000
+    window_s = max(window_s, 0.001)
+
     async def forward(stream: Any) -> None:
         runner = WindowRunner(
             pipeline.process,
@@ -185,7 +189,7 @@ def create_app(
             on_pending=metrics.pending_windows.set,
         )
         app.capi_runner = runner
-        await runner.run(stream.noack().noack_take(w.take_max, within=w.take_within_ms / 1000))
+        await runner.run(stream.noack().noack_take(w.take_max, within=window_s))
 
     app.agent(inputs, name="capi-forward", concurrency=1)(forward)
     return app
