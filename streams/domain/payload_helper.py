@@ -1,0 +1,320 @@
+"""Payload Helper: for each event of a file, what would be sent to Meta, or why not.
+
+`explain` runs the same steps as the stream (format mapping, then the transform) on every
+message of a JSON document, a JSON array of messages, or JSON Lines, and returns one
+`Explanation` per resulting event or unmapped part: the hashed event that would be sent, or
+the rejection (reason and CAPI field), plus the values that were dropped and why.
+`render_text` formats them for a terminal. Pure: `now` is passed in, nothing is read or sent.
+
+A message may also be written as `{"headers": {...}, "value": {...}}` to give it Kafka headers
+(e.g. `capi-format`, or the `ce_` headers of a binary-mode CloudEvent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import orjson
+
+from streams.domain.formats import (
+    FormatOptions,
+    MappingSpec,
+    UnmappedAction,
+    map_message,
+)
+from streams.domain.formats.result import SOURCE_INDEX_KEY
+from streams.domain.model import (
+    APP_DATA_KEYS,
+    ATTRIBUTION_DATA_KEYS,
+    INPUT_ONLY_KEYS,
+    ORIGINAL_EVENT_DATA_KEYS,
+    SERVER_EVENT_KEYS,
+)
+from streams.domain.normalize import ALIASES, HASHED_KEYS, UNHASHED_KEYS, UNKNOWN_KEY_FIELD
+from streams.domain.transform import DatasetPolicy, Rejected, RejectReason, transform
+
+__all__ = [
+    "DroppedField",
+    "Explanation",
+    "Outcome",
+    "SourceMessage",
+    "explain",
+    "has_failures",
+    "read_messages",
+    "render_text",
+]
+
+_USER_DATA_INPUT_KEYS: Final = HASHED_KEYS | UNHASHED_KEYS | ALIASES.keys() | {"fbclid"}
+_TOP_LEVEL_INPUT_KEYS: Final = SERVER_EVENT_KEYS | INPUT_ONLY_KEYS | {SOURCE_INDEX_KEY}
+_TYPED_OBJECTS: Final[Mapping[str, frozenset[str]]] = {
+    "app_data": APP_DATA_KEYS,
+    "original_event_data": ORIGINAL_EVENT_DATA_KEYS,
+    "attribution_data": ATTRIBUTION_DATA_KEYS,
+}
+_KAFKA_MESSAGE_KEYS: Final = frozenset({"headers", "value"})
+
+
+class Outcome(StrEnum):
+    """What happens to one event (or unmapped part) of the input."""
+
+    SENT = "sent"  # accepted: this is what Meta would receive
+    REJECTED = "rejected"  # the transform refuses it (reason, field)
+    UNMAPPED = "unmapped"  # the format mapping produced no event (reason, action)
+    CUSTOM = "custom"  # note: an unknown event name, sent as a custom event
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedField:
+    """A value left out of the event: its CAPI path and why (never the value)."""
+
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The fate of one event of the input.
+
+    `message` is the 1-based position of the message in the file (line for JSON Lines),
+    `index` the position of the event or part inside a multi-event message.
+    """
+
+    message: int
+    index: int | None
+    format: str
+    outcome: Outcome
+    # sent: the event; rejected: as far as it was built (hashed, but with the client IP)
+    event: dict[str, Any] | None = field(default=None, repr=False)
+    event_id: str | None = None
+    event_name: str | None = None
+    reason: str | None = None  # RejectReason or UnmappableReason value
+    field: str | None = None  # CAPI field (rejected) or source field (unmapped)
+    action: UnmappedAction | None = None  # unmapped and custom: what the topic policy does
+    dropped: tuple[DroppedField, ...] = ()
+
+    @property
+    def fails(self) -> bool:
+        """Whether this ends as a failure record (rejected, or unmapped with action fail)."""
+        if self.outcome is Outcome.REJECTED:
+            return True
+        return self.outcome is Outcome.UNMAPPED and self.action is UnmappedAction.FAIL
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    """One message of an input file: its position, headers and decoded value (or problem)."""
+
+    position: int
+    headers: Mapping[str, Any]
+    value: dict[str, Any] | None = field(repr=False)  # plain customer data: no repr
+    problem: RejectReason | None = None
+
+
+def read_messages(data: bytes | str) -> list[SourceMessage]:
+    """The messages of a file: one JSON object, a JSON array of them, or JSON Lines."""
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _json_lines(data)
+    if isinstance(whole, list):
+        return [_message(position, item) for position, item in enumerate(whole, 1)]
+    return [_message(1, whole)]
+
+
+def _json_lines(data: bytes | str) -> list[SourceMessage]:
+    raw = data.encode() if isinstance(data, str) else data
+    out: list[SourceMessage] = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(_message(number, orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            out.append(SourceMessage(number, {}, None, RejectReason.INVALID_JSON))
+    return out
+
+
+def _message(position: int, item: object) -> SourceMessage:
+    if isinstance(item, dict) and item.keys() == _KAFKA_MESSAGE_KEYS:
+        headers, value = item["headers"], item["value"]
+        if isinstance(headers, dict):
+            item = value
+            if isinstance(item, dict):
+                return SourceMessage(position, headers, item)
+            return SourceMessage(position, headers, None, RejectReason.NOT_AN_OBJECT)
+    if not isinstance(item, dict):
+        return SourceMessage(position, {}, None, RejectReason.NOT_AN_OBJECT)
+    return SourceMessage(position, {}, item)
+
+
+def explain(
+    source: bytes | str | Mapping[str, Any],
+    fmt: str,
+    policy: DatasetPolicy,
+    now: float,
+    *,
+    headers: Mapping[str, Any] | None = None,
+    options: FormatOptions | None = None,
+    mappings: Mapping[str, MappingSpec] | None = None,
+    received_at: float | None = None,
+) -> list[Explanation]:
+    """One `Explanation` per event or unmapped part of `source`, in input order.
+
+    `source` is file content (see `read_messages`) or one decoded message. `fmt` is the
+    format name (or `auto`); `headers` apply to every message that has none of its own.
+    `received_at` (default `now`) stands in for the Kafka record time. Event ids derived
+    here use no Kafka key, so they differ from those of keyed records in the stream.
+    """
+    if isinstance(source, Mapping):
+        messages = [SourceMessage(1, {}, dict(source))]
+    else:
+        messages = read_messages(source)
+    arrival = now if received_at is None else received_at
+    out: list[Explanation] = []
+    for message in messages:
+        if message.value is None:
+            problem = message.problem or RejectReason.NOT_AN_OBJECT
+            out.append(
+                Explanation(message.position, None, fmt, Outcome.REJECTED, reason=problem.value)
+            )
+            continue
+        result = map_message(
+            message.value,
+            message.headers or headers,
+            fmt,
+            options or FormatOptions(),
+            mappings=mappings,
+            received_at=arrival,
+        )
+        several = len(result.events) > 1
+        for index, event in enumerate(result.events):
+            out.append(
+                _explain_event(
+                    message.position, index if several else None, result.format, event, policy, now
+                )
+            )
+        for part in result.unmapped:
+            outcome = Outcome.CUSTOM if part.action is UnmappedAction.CUSTOM else Outcome.UNMAPPED
+            out.append(
+                Explanation(
+                    message.position,
+                    part.index,
+                    result.format,
+                    outcome,
+                    reason=part.reason.value,
+                    field=part.field,
+                    action=part.action,
+                )
+            )
+    return out
+
+
+def _explain_event(
+    position: int,
+    index: int | None,
+    fmt: str,
+    native: dict[str, Any],
+    policy: DatasetPolicy,
+    now: float,
+) -> Explanation:
+    result = transform(native, policy, now=now)
+    dropped = _dropped(native, result.dropped)
+    if isinstance(result, Rejected):
+        return Explanation(
+            position,
+            index,
+            fmt,
+            Outcome.REJECTED,
+            event=result.event,
+            event_id=result.event_id,
+            event_name=result.event_name,
+            reason=result.reason.value,
+            field=result.field,
+            dropped=dropped,
+        )
+    return Explanation(
+        position,
+        index,
+        fmt,
+        Outcome.SENT,
+        event=result.event,
+        event_id=result.event_id,
+        event_name=result.event_name,
+        dropped=dropped,
+    )
+
+
+def _dropped(native: Mapping[str, Any], reported: Sequence[Any]) -> tuple[DroppedField, ...]:
+    out = [
+        DroppedField(key, "unknown_key")
+        for key in native
+        if isinstance(key, str) and key not in _TOP_LEVEL_INPUT_KEYS
+    ]
+    for name, allowed in _TYPED_OBJECTS.items():
+        inner = native.get(name)
+        if isinstance(inner, Mapping):
+            out.extend(
+                DroppedField(f"{name}.{key}", "unknown_key")
+                for key in inner
+                if isinstance(key, str) and key not in allowed
+            )
+    user_data = native.get("user_data")
+    if isinstance(user_data, Mapping):
+        out.extend(
+            DroppedField(f"user_data.{key}", "unknown_key")
+            for key in user_data
+            if key not in _USER_DATA_INPUT_KEYS
+        )
+    for drop in reported:
+        if drop.field != UNKNOWN_KEY_FIELD:
+            out.append(DroppedField(f"user_data.{drop.field}", drop.reason.value))
+    return tuple(out)
+
+
+def has_failures(explanations: Sequence[Explanation]) -> bool:
+    """Whether any event would fail (the CLI exits non-zero then)."""
+    return any(item.fails for item in explanations)
+
+
+def _label(item: Explanation) -> str:
+    where = f"#{item.message}" if item.index is None else f"#{item.message}.{item.index + 1}"
+    return f"{where} [{item.format}]"
+
+
+def _indented(event: Mapping[str, Any]) -> str:
+    body = orjson.dumps(event, option=orjson.OPT_INDENT_2).decode()
+    return "\n".join("    " + line for line in body.splitlines())
+
+
+def render_text(explanations: Sequence[Explanation]) -> str:
+    """A readable report: one block per event, then a summary line."""
+    lines: list[str] = []
+    for item in explanations:
+        label = _label(item)
+        where = f" at {item.field}" if item.field else ""
+        if item.outcome is Outcome.SENT:
+            lines.append(f"{label} {item.event_name}: OK, would send (event_id {item.event_id})")
+        elif item.outcome is Outcome.REJECTED:
+            name = f" {item.event_name}" if item.event_name else ""
+            lines.append(f"{label}{name}: REJECTED {item.reason}{where}")
+        elif item.outcome is Outcome.CUSTOM:
+            lines.append(f"{label}: note: {item.reason}{where}, sent as a custom event")
+        else:
+            action = item.action.value if item.action is not None else "fail"
+            lines.append(f"{label}: UNMAPPED {item.reason}{where} (policy: {action})")
+        if item.event is not None:
+            lines.append("  would send:" if item.outcome is Outcome.SENT else "  as built:")
+            lines.append(_indented(item.event))
+        lines.extend(f"  dropped {d.field}: {d.reason}" for d in item.dropped)
+    events = [e for e in explanations if e.outcome is not Outcome.CUSTOM]
+    sent = sum(e.outcome is Outcome.SENT for e in events)
+    failing = sum(e.fails for e in events)
+    skipped = len(events) - sent - failing
+    lines.append(
+        f"{len(events)} result(s): {sent} would be sent, {failing} would fail, "
+        f"{skipped} dropped by policy"
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,98 @@
+"""Phone numbers to E.164 digits without `+` (POLICY.md, field `ph`).
+
+Input starting with `+` or `00` is international. Otherwise, with a region, the digits are
+parsed as a national number of that region by `phonenumbers` (which drops a trunk `0`, a UK
+`(0)` and the region's own international prefix, and adds the country code). With no region
+(or one `phonenumbers` has no metadata for): digits only, leading zeros stripped, 7-15 digits.
+A trailing extension is dropped first. Letters are dropped, never read as vanity digits.
+A number that is not a possible number for its country is dropped.
+
+Speed: common shapes are answered by `streams.domain.phone_fastpath` from the same metadata;
+the rest goes to `phonenumbers.parse`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+import phonenumbers
+
+from streams.domain.phone_fastpath import UNDECIDED, fast_international, fast_national
+
+__all__ = ["normalize_phone", "phone_region"]
+
+# One unambiguous whitespace run on each side of the optional ":" keeps the search linear.
+_EXTENSION: Final = re.compile(
+    r"(?:;\s*ext=|(?:extension|extn|ext|x)\.?|#)\s*(?::\s*)?\d{1,10}\s*#?$"
+)
+_FIRST_SIGNIFICANT: Final = re.compile(r"[+\d]")
+_NON_DIGITS: Final = re.compile(r"[^0-9]+")
+_E164: Final = phonenumbers.PhoneNumberFormat.E164
+_REGIONS: Final[frozenset[str]] = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_MIN_BARE_DIGITS: Final = 7
+_MAX_BARE_DIGITS: Final = 15
+
+
+def phone_region(country: str | None) -> str | None:
+    """The `phonenumbers` region for a lowercase alpha-2 country, or None if it has no metadata."""
+    if country is None:
+        return None
+    region = country.upper()
+    return region if region in _REGIONS else None
+
+
+def normalize_phone(text: str, region: str | None) -> str | None:
+    """E.164 digits (no `+`) for a lowercased, trimmed phone value, or None when dropped.
+
+    `region` is an upper-case `phonenumbers` region (see `phone_region`) or None.
+    """
+    if "x" in text or "#" in text:
+        match = _EXTENSION.search(text)
+        if match is not None:
+            text = text[: match.start()]
+    first = _FIRST_SIGNIFICANT.search(text)
+    if first is None:
+        return None
+    digits = _digits(text)
+    if first.group() == "+":
+        return _international(digits)
+    if digits.startswith("00"):
+        return _international(digits[2:])
+    if region is not None:
+        return _national(digits, region)
+    bare = digits.lstrip("0")
+    return bare if _MIN_BARE_DIGITS <= len(bare) <= _MAX_BARE_DIGITS else None
+
+
+def _digits(text: str) -> str:
+    """The decimal digits of `text` as ASCII digits (other scripts' digits are converted)."""
+    if text.isascii():
+        return _NON_DIGITS.sub("", text)
+    return "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
+
+
+def _international(digits: str) -> str | None:
+    if not digits:
+        return None
+    fast = fast_international(digits)
+    return fast if fast != UNDECIDED else _possible_e164("+" + digits, None)
+
+
+def _national(digits: str, region: str) -> str | None:
+    if not digits:
+        return None
+    fast = fast_national(digits, region)
+    return fast if fast != UNDECIDED else _possible_e164(digits, region)
+
+
+def _possible_e164(number: str, region: str | None) -> str | None:
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    e164: str = phonenumbers.format_number(parsed, _E164)
+    return e164[1:]

@@ -1,0 +1,245 @@
+"""The public entry of the domain: one native input event -> Accepted(CAPI event) | Rejected.
+
+Native input: a JSON object shaped like a CAPI server event whose `user_data` holds plain
+customer information under CAPI keys or readable aliases (see `normalize.ALIASES`), plus an
+optional `dataset_id` and `fbclid`. `event_time` may be Unix seconds, milliseconds or ISO-8601.
+
+Steps: read the core fields (event_name, event_time, action_source, event_id), hash user_data
+(`normalize`), add fbc from an fbclid and the dataset defaults (`enrich`), check every other
+field (`validate`), then the cross-field rules. The first broken rule decides the reason; the
+rest of the event is still built so that `Rejected.event` is complete. Unknown top-level keys
+and `dataset_id` are dropped. `transform` never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from streams.domain.enrich import (
+    derive_event_id,
+    fbc_from_fbclid,
+    find_fbclid,
+    ldu_inputs,
+    user_data_input,
+)
+from streams.domain.event_time import parse_event_time
+from streams.domain.model import DatasetPolicy
+from streams.domain.normalize import Dropped, hash_user_data_report
+from streams.domain.validate import (
+    OPTIONAL_FIELDS,
+    Accepted,
+    Invalid,
+    Rejected,
+    RejectReason,
+    action_source,
+    check_app,
+    check_customer_information,
+    check_event_time,
+    check_messaging,
+    check_purchase,
+    check_website,
+    data_processing,
+    event_id,
+    event_name,
+)
+
+__all__ = [
+    "Accepted",
+    "DatasetPolicy",
+    "RejectReason",
+    "Rejected",
+    "decode",
+    "event_dataset_id",
+    "transform",
+    "transform_bytes",
+]
+
+_MAX_DATASET_ID_LEN = 32
+
+
+def decode(raw: bytes) -> dict[str, Any] | Rejected:
+    """The JSON object in `raw`, or Rejected(INVALID_JSON / NOT_AN_OBJECT)."""
+    try:
+        obj = orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        return Rejected(RejectReason.INVALID_JSON, None, None, None, None, ())
+    if not isinstance(obj, dict):
+        return Rejected(RejectReason.NOT_AN_OBJECT, None, None, None, None, ())
+    return obj
+
+
+def transform_bytes(
+    raw: bytes, policy: DatasetPolicy, *, now: float, source_key: bytes | None = None
+) -> Accepted | Rejected:
+    """`decode` then `transform`."""
+    obj = decode(raw)
+    if isinstance(obj, Rejected):
+        return obj
+    return transform(obj, policy, now=now, source_key=source_key)
+
+
+def event_dataset_id(obj: Mapping[str, Any]) -> str | None:
+    """The event's own `dataset_id` (digits, given as a string or a positive int), else None."""
+    if not isinstance(obj, Mapping):
+        return None
+    value = obj.get("dataset_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if 0 < value < 10**_MAX_DATASET_ID_LEN else None
+    if isinstance(value, str):
+        value = value.strip()
+        if 0 < len(value) <= _MAX_DATASET_ID_LEN and value.isascii() and value.isdigit():
+            return value
+    return None
+
+
+@lru_cache(maxsize=8)
+def _year_of_day(day: int) -> int:
+    return datetime.fromtimestamp(day * 86_400, UTC).year
+
+
+def transform(
+    obj: Mapping[str, Any],
+    policy: DatasetPolicy,
+    *,
+    now: float,
+    source_key: bytes | None = None,
+) -> Accepted | Rejected:
+    """The CAPI event for `obj` under `policy`, or the first rule it breaks.
+
+    `now` (Unix seconds) bounds event_time and gives the current year for date-of-birth
+    checks. `source_key` (e.g. the Kafka record key) goes into a derived event_id, so the same
+    record always gets the same id and Meta deduplicates replays.
+    """
+    if not isinstance(obj, (dict, Mapping)):
+        return Rejected(RejectReason.NOT_AN_OBJECT, None, None, None, None, ())
+    problem: Invalid | None = None
+    out: dict[str, Any] = {}
+
+    name: str | None = None
+    try:
+        name = out["event_name"] = event_name(obj.get("event_name"))
+    except Invalid as error:
+        problem = error
+
+    raw_time = obj.get("event_time")
+    seconds = parse_event_time(raw_time)
+    if seconds is None:
+        missing = raw_time is None or raw_time == ""
+        reason = RejectReason.MISSING_EVENT_TIME if missing else RejectReason.INVALID_EVENT_TIME
+        problem = problem or Invalid(reason, "event_time")
+    else:
+        out["event_time"] = seconds
+
+    source: str | None = None
+    try:
+        source = out["action_source"] = action_source(
+            obj.get("action_source"), policy.default_action_source
+        )
+    except Invalid as error:
+        problem = problem or error
+
+    if seconds is not None:
+        try:
+            check_event_time(seconds, source, now, policy.max_future_skew_s)
+        except Invalid as error:
+            problem = problem or error
+
+    ident: str | None = None
+    try:
+        ident = event_id(obj.get("event_id"))
+    except Invalid as error:
+        problem = problem or error
+    if ident is not None:
+        out["event_id"] = ident
+
+    user_data, dropped, country_defaulted = _user_data(obj, policy, seconds, now)
+    if user_data is None:
+        problem = problem or Invalid(RejectReason.INVALID_FIELD, "user_data")
+        user_data = {}
+    out["user_data"] = user_data
+
+    for key, raw in obj.items():
+        check = OPTIONAL_FIELDS.get(key)
+        if check is None or raw is None:
+            continue
+        try:
+            value = check(raw, key)
+        except Invalid as error:
+            problem = problem or error
+            continue
+        if value is not None:
+            out[key] = value
+
+    try:
+        options, country, state = data_processing(
+            *ldu_inputs(obj, policy), "client_ip_address" in user_data
+        )
+        if options is not None:
+            out["data_processing_options"] = options
+        if country is not None:
+            out["data_processing_options_country"] = country
+        if state is not None:
+            out["data_processing_options_state"] = state
+        if problem is None:
+            _cross_field_rules(out, user_data, name, source, country_defaulted)
+    except Invalid as error:
+        problem = problem or error
+
+    if ident is None:
+        # Derived last, so a field error is reported before "no JSON form" is.
+        ident = derive_event_id(obj, source_key)
+        if ident is None:
+            problem = problem or Invalid(RejectReason.INVALID_FIELD, None)
+        else:
+            out["event_id"] = ident
+
+    if problem is not None:
+        return Rejected(problem.reason, problem.field, out, ident, name, dropped)
+    assert name is not None and seconds is not None and ident is not None
+    return Accepted(out, ident, name, seconds, dropped)
+
+
+def _user_data(
+    obj: Mapping[str, Any], policy: DatasetPolicy, seconds: int | None, now: float
+) -> tuple[dict[str, Any] | None, tuple[Dropped, ...], bool]:
+    """(hashed user_data or None if it is not an object, dropped values, country defaulted)."""
+    raw = obj.get("user_data")
+    if raw is None:
+        raw = {}
+    elif not isinstance(raw, (dict, Mapping)):
+        return None, (), False
+    prepared, country_defaulted = user_data_input(raw, policy.default_country)
+    hashed, dropped = hash_user_data_report(
+        prepared,
+        policy.default_country,
+        policy.external_id_policy,
+        current_year=_year_of_day(int(now) // 86_400),
+    )
+    if "fbc" not in hashed and seconds is not None:
+        fbclid = find_fbclid(obj, raw)
+        if fbclid is not None and (fbc := fbc_from_fbclid(fbclid, seconds)) is not None:
+            hashed["fbc"] = fbc
+    return hashed, dropped, country_defaulted
+
+
+def _cross_field_rules(
+    event: Mapping[str, Any],
+    user_data: Mapping[str, Any],
+    name: str | None,
+    source: str | None,
+    country_defaulted: bool,
+) -> None:
+    if source == "website":
+        check_website(event, user_data)
+    elif source == "app":
+        check_app(event)
+    elif source == "business_messaging":
+        check_messaging(event, user_data)
+    if name == "Purchase":
+        check_purchase(event)
+    check_customer_information(user_data, country_defaulted)
