@@ -28,6 +28,7 @@ import orjson
 
 from streams.capi.delivery import Deliverer, DeliveryResult
 from streams.domain.batching import BatchLimits, plan_batches
+from streams.domain.formats import UnmappedAction, map_message
 from streams.domain.records import (
     GraphErrorInfo,
     PipelineReason,
@@ -110,6 +111,7 @@ class Pipeline:
         self._tokens = {d.id: d.token.reveal() if d.token else "" for d in settings.datasets}
         self._test_codes = {d.id: d.test_event_code for d in settings.datasets}
         self._known = frozenset(self._policies)
+        self._formats = settings.formats
         self._responses_topic = settings.kafka.responses_topic
         self._failures_topic = settings.kafka.failures_topic
 
@@ -131,8 +133,10 @@ class Pipeline:
         m = self._metrics
         max_bytes = self._s.kafka.max_message_bytes
         include_raw = self._s.failures.include_raw
+        consumed: dict[str, int] = {}
         for pos, msg in enumerate(messages):
-            m.consumed.labels(msg.source.topic).inc()
+            topic = msg.source.topic
+            consumed[topic] = consumed.get(topic, 0) + 1
             value = msg.value
             if value is None:
                 acks.append(await self._fail(PipelineReason.EMPTY_MESSAGE, None, msg.source, now))
@@ -150,42 +154,25 @@ class Pipeline:
                 acks.append(await self._fail(obj.reason, obj.field, msg.source, now, raw=raw))
                 failed += 1
                 continue
-            dataset, known = choose_dataset(
-                event_dataset=event_dataset_id(obj),
-                header_dataset=msg.headers.get(DATASET_HEADER),
-                topic=msg.source.topic,
-                topic_map=self._s.routing.topics,
-                default=self._s.routing.default_dataset,
-                known=self._known,
+            ts = msg.source.timestamp_ms
+            topic_format = self._formats.for_topic(topic)
+            mapped = map_message(
+                obj,
+                msg.headers,
+                topic_format.format,
+                topic_format.options,
+                mappings=self._formats.mappings,
+                received_at=ts / 1000 if ts is not None else now,
             )
-            if dataset is None or not known:
-                field_ = "dataset_id" if dataset is not None else None
-                acks.append(
-                    await self._fail(PipelineReason.UNKNOWN_DATASET, field_, msg.source, now)
-                )
-                failed += 1
-                continue
-            result = transform(obj, self._policies[dataset], now=now, source_key=msg.key)
-            for drop in result.dropped:
-                m.dropped.labels(drop.field, drop.reason.value).inc()
-            if isinstance(result, Rejected):
-                acks.append(
-                    await self._fail(
-                        result.reason,
-                        result.field,
-                        msg.source,
-                        now,
-                        dataset=dataset,
-                        event=result.event,
-                        event_id=result.event_id,
-                        event_name=result.event_name,
-                    )
-                )
-                failed += 1
-                continue
-            accepted.append(
-                _Accepted(pos, dataset, result.event, result.event_id, result.event_name)
-            )
+            for part in mapped.unmapped:
+                m.unmapped.labels(mapped.format, part.reason.value, part.action.value).inc()
+                if part.action is UnmappedAction.FAIL:
+                    acks.append(await self._fail(part.reason.value, part.field, msg.source, now))
+                    failed += 1
+            for native in mapped.events:
+                failed += await self._transform_one(native, pos, msg, now, accepted, acks)
+        for topic, count in consumed.items():
+            m.consumed.labels(topic).inc(count)
 
         batches = plan_batches(
             ((i, a.dataset, len(orjson.dumps(a.event))) for i, a in enumerate(accepted)),
@@ -212,6 +199,48 @@ class Pipeline:
         # Step 4: every outcome record must be acknowledged by Kafka before any ack.
         await asyncio.gather(*acks)
         return WindowResult(held=frozenset(held), delivered=delivered, failed=failed)
+
+    async def _transform_one(
+        self,
+        obj: Mapping[str, Any],
+        pos: int,
+        msg: InputMessage,
+        now: float,
+        accepted: list[_Accepted],
+        acks: list[Awaitable[Any]],
+    ) -> int:
+        """Route and transform one native event; return 1 if it failed, else 0."""
+        dataset, known = choose_dataset(
+            event_dataset=event_dataset_id(obj),
+            header_dataset=msg.headers.get(DATASET_HEADER),
+            topic=msg.source.topic,
+            topic_map=self._s.routing.topics,
+            default=self._s.routing.default_dataset,
+            known=self._known,
+        )
+        if dataset is None or not known:
+            field_ = "dataset_id" if dataset is not None else None
+            acks.append(await self._fail(PipelineReason.UNKNOWN_DATASET, field_, msg.source, now))
+            return 1
+        result = transform(obj, self._policies[dataset], now=now, source_key=msg.key)
+        for drop in result.dropped:
+            self._metrics.dropped.labels(drop.field, drop.reason.value).inc()
+        if isinstance(result, Rejected):
+            acks.append(
+                await self._fail(
+                    result.reason,
+                    result.field,
+                    msg.source,
+                    now,
+                    dataset=dataset,
+                    event=result.event,
+                    event_id=result.event_id,
+                    event_name=result.event_name,
+                )
+            )
+            return 1
+        accepted.append(_Accepted(pos, dataset, result.event, result.event_id, result.event_name))
+        return 0
 
     async def _record_delivery(
         self,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from streams.domain.formats import FormatConfig, parse_format_config
 from streams.domain.transform import DatasetPolicy
 
 __all__ = [
@@ -157,6 +158,8 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     failures: FailuresSettings = field(default_factory=FailuresSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    # Input formats per topic and declarative mappings ([formats], [mappings]; see README).
+    formats: FormatConfig = field(default_factory=FormatConfig)
 
     def dataset(self, dataset_id: str) -> DatasetSettings | None:
         for ds in self.datasets:
@@ -344,7 +347,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     overrides = _env_overrides(env)
     ds_over = overrides.pop("datasets", {})
     raw = _merge(raw, overrides)
-    known = {*_SECTIONS, "datasets", "routing"}
+    known = {*_SECTIONS, "datasets", "routing", "formats", "mappings"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))})")
@@ -382,7 +385,11 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
         default_dataset=str(default) if default is not None else None,
         topics={str(k): str(v) for k, v in topics.items()},
     )
-    settings = Settings(datasets=datasets, routing=routing, **sections)
+    try:
+        formats = parse_format_config(raw.get("formats"), raw.get("mappings"))
+    except ValueError as exc:  # FormatConfigError / MappingError name the key
+        raise ConfigError(str(exc)) from None
+    settings = Settings(datasets=datasets, routing=routing, formats=formats, **sections)
     _check(settings)
     return settings
 

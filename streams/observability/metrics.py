@@ -72,6 +72,12 @@ class Metrics:
             ["dataset", "reason"],
             registry=r,
         )
+        self.unmapped = Counter(
+            "capi_events_unmapped",
+            "Source events an input format could not map, by format, reason and action",
+            ["format", "reason", "action"],
+            registry=r,
+        )
         self.dropped = Counter(
             "capi_user_data_dropped",
             "Customer-information values dropped during normalization",
