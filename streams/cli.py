@@ -123,6 +123,13 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_sandbox)
 
 
+def _add_payload_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from streams.payload_cli import add_import, add_validate
+
+    add_validate(sub)
+    add_import(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capi-streams", description="Kafka to Meta's Conversions API stream processor"
@@ -132,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker(sub)
     _add_run(sub)
     _add_sandbox(sub)
+    _add_payload_commands(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser

@@ -1,0 +1,203 @@
+"""`capi-streams validate` (a command-line Payload Helper) and `capi-streams import` (CSV
+offline conversions onto an input topic).
+
+validate: for each event of a JSON / JSON-array / JSON Lines file, print what would be sent
+(hashed) or why it would fail, and which customer-information values were dropped and why;
+exit 1 when any event would fail. Needs neither Kafka nor a token.
+
+import: read a CSV export with a declarative column mapping from the config
+(`[mappings.<name>]`), check each row with the same transform the worker runs, produce one
+native event per good row onto a topic (header `capi-format: native`), show progress and
+report the rows skipped and why. Rows default to `action_source = physical_store` (62 days).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from streams.domain.formats import FORMAT_HEADER, NATIVE, UnmappedAction
+from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
+from streams.domain.payload_helper import explain, has_failures, render_text
+from streams.domain.transform import DatasetPolicy, Rejected, transform
+from streams.settings import ConfigError, Settings, load_settings
+
+__all__ = ["add_import", "add_validate"]
+
+
+def _policy(settings: Settings, dataset: str | None) -> DatasetPolicy:
+    if dataset:
+        configured = settings.dataset(dataset)
+        return configured.policy() if configured else DatasetPolicy(dataset)
+    default = settings.routing.default_dataset
+    configured = settings.dataset(default) if default else None
+    return configured.policy() if configured else DatasetPolicy("validate")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        print(f"capi-streams validate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"capi-streams validate: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    topic_format = settings.formats.for_topic(args.topic or settings.kafka.input_topics[0])
+    items = explain(
+        data,
+        args.format or topic_format.format,
+        _policy(settings, args.dataset),
+        time.time(),
+        options=topic_format.options,
+        mappings=settings.formats.mappings,
+    )
+    print(render_text(items), end="")
+    return 1 if has_failures(items) else 0
+
+
+def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "validate", help="show what each event of a file would send, or why it would fail"
+    )
+    p.add_argument("file", help="a JSON object, a JSON array or JSON Lines")
+    p.add_argument("--format", default=None, help="native, segment, rudderstack, ga4, ...")
+    p.add_argument("--dataset", default=None, help="use this dataset's defaults")
+    p.add_argument("--topic", default=None, help="use this input topic's format settings")
+    p.add_argument("--config", default=os.environ.get("CAPI_CONFIG"), metavar="FILE")
+    p.set_defaults(func=_validate)
+
+
+class _Progress:
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total = max(total, 1)
+        self.out = out
+        self.tty = out.isatty()
+        self.last = -1
+
+    def update(self, done: int) -> None:
+        pct = done * 100 // self.total
+        if pct == self.last:
+            return
+        self.last = pct
+        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
+        if self.tty:
+            print(f"\r[{bar}] {pct:3d}% {done}/{self.total} rows", end="", file=self.out)
+        elif pct % 10 == 0:
+            print(f"[{bar}] {pct:3d}% {done}/{self.total} rows", file=self.out)
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=self.out)
+
+
+async def _produce(
+    settings: Settings, topic: str, events: list[tuple[bytes, bytes | None]], progress: _Progress
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=10)
+    await producer.start()
+    try:
+        futures = []
+        for i, (value, key) in enumerate(events, 1):
+            futures.append(
+                await producer.send(
+                    topic, value, key=key, headers=[(FORMAT_HEADER, NATIVE.encode())]
+                )
+            )
+            progress.update(i)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        print(f"capi-streams import: configuration error: {exc}", file=sys.stderr)
+        return 2
+    mapping = settings.formats.mappings.get(args.mapping)
+    if mapping is None:
+        known = ", ".join(sorted(settings.formats.mappings)) or "none configured"
+        print(
+            f"capi-streams import: --mapping {args.mapping!r} is not a [mappings] entry ({known})",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.kafka.bootstrap_servers and not args.dry_run:
+        print(
+            "capi-streams import: set kafka.bootstrap_servers (or use --dry-run)", file=sys.stderr
+        )
+        return 2
+    policy = _policy(settings, args.dataset)
+    now = time.time()
+    skipped: Counter[str] = Counter()
+    good: list[tuple[bytes, bytes | None]] = []
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"capi-streams import: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if not rows:
+        print("capi-streams import: the file is empty", file=sys.stderr)
+        return 2
+    header, body = rows[0], rows[1:]
+    topic_options = settings.formats.for_topic(args.topic).options
+    for number, cells in enumerate(body, start=2):
+        row = row_dict(header, cells)
+        if isinstance(row, RowProblem):
+            skipped[row.value] += 1
+            continue
+        result = map_row(row, mapping, topic_options)
+        for part in result.unmapped:
+            if part.action is not UnmappedAction.CUSTOM:  # CUSTOM still sends the event
+                skipped[part.reason.value] += 1
+        for event in result.events:
+            if args.dataset:
+                event["dataset_id"] = args.dataset
+            checked = transform(event, policy, now=now)
+            if isinstance(checked, Rejected):
+                skipped[checked.reason.value] += 1
+                continue
+            key = f"{Path(args.file).name}:{number}".encode() if args.row_keys else None
+            good.append((orjson.dumps(event), key))
+    print(f"{len(body)} rows read, {len(good)} to produce, {sum(skipped.values())} skipped")
+    for reason, count in skipped.most_common():
+        print(f"  skipped {count:6d}  {reason}")
+    if args.dry_run or not good:
+        return 0 if good or not body else 1
+    progress = _Progress(len(good), sys.stderr)
+    asyncio.run(_produce(settings, args.topic, good, progress))
+    progress.close()
+    print(f"produced {len(good)} events to {args.topic}")
+    return 0
+
+
+def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("import", help="produce offline conversions from a CSV file")
+    p.add_argument("file", help="CSV with a header row")
+    p.add_argument("--mapping", required=True, help="a [mappings.<name>] of the config")
+    p.add_argument("--topic", required=True, help="input topic to produce to")
+    p.add_argument("--dataset", default=None, help="dataset_id for every row")
+    p.add_argument("--config", default=os.environ.get("CAPI_CONFIG"), metavar="FILE")
+    p.add_argument("--dry-run", action="store_true", help="check and report, produce nothing")
+    p.add_argument(
+        "--row-keys",
+        action="store_true",
+        help="key messages by file name and row number (default: no key; ids derive from content)",
+    )
+    p.set_defaults(func=_import)

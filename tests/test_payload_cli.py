@@ -1,0 +1,137 @@
+"""`capi-streams validate` and `capi-streams import`, run as the user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+DATA = Path(__file__).parent / "data"
+EXE = [sys.executable, "-m", "streams.cli"]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*EXE, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def _native(**over: object) -> dict[str, object]:
+    ev: dict[str, object] = {
+        "event_name": "Lead",
+        "event_time": int(time.time()) - 30,
+        "action_source": "email",
+        "user_data": {"email": "Secret.Person@Example.com", "phone": "+44 20 7946 0958"},
+    }
+    ev.update(over)
+    return ev
+
+
+def test_validate_prints_the_hashed_event_and_exits_0(tmp_path: Path) -> None:
+    f = tmp_path / "ok.json"
+    f.write_bytes(orjson.dumps(_native()))
+    done = _run("validate", str(f))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Lead" in done.stdout and '"em"' in done.stdout
+    assert "Secret.Person" not in done.stdout and "secret.person" not in done.stdout
+
+
+def test_validate_names_each_problem_and_exits_1(tmp_path: Path) -> None:
+    f = tmp_path / "events.jsonl"
+    lines = [
+        orjson.dumps(_native()),
+        orjson.dumps(_native(event_name="Purchase", custom_data={"value": 3})),
+        orjson.dumps(_native(user_data={"email": "not-an-email", "city": "Paris"})),
+        b"{broken",
+    ]
+    f.write_bytes(b"\n".join(lines))
+    done = _run("validate", str(f))
+    assert done.returncode == 1
+    assert "missing_currency" in done.stdout
+    assert "custom_data.currency" in done.stdout
+    assert "insufficient_customer_information" in done.stdout or "no_customer" in done.stdout
+    assert "not-an-email" not in done.stdout  # dropped values are named by field, not shown
+
+
+def test_validate_reads_other_formats(tmp_path: Path) -> None:
+    done = _run("validate", str(DATA / "segment" / "identify.json"), "--format", "segment")
+    assert done.returncode == 1 and "no_action" in done.stdout
+
+
+def test_import_dry_run_reports_rows_skipped_and_why() -> None:
+    done = _run(
+        "import",
+        str(DATA / "csv" / "offline.csv"),
+        *("--mapping", "meta_offline", "--topic", "x"),
+        *("--config", str(DATA / "mappings" / "offline.toml"), "--dry-run"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rows read" in done.stdout and "skipped" in done.stdout
+    assert "empty_row" in done.stdout
+
+
+def test_import_unknown_mapping_is_a_clear_error() -> None:
+    done = _run(
+        "import",
+        str(DATA / "csv" / "offline.csv"),
+        *("--mapping", "nope", "--topic", "x", "--config", str(DATA / "mappings" / "offline.toml")),
+    )
+    assert done.returncode == 2 and "'nope' is not a [mappings] entry" in done.stderr
+
+
+@pytest.mark.integration
+async def test_import_produces_native_events_with_the_format_header(
+    kafka_bootstrap: str, unique_topic: str, tmp_path: Path
+) -> None:
+    rows = [
+        "event_name,event_time,email,phone,value,currency",
+        f"purchase,{int(time.time()) - 3600},a@example.com,+1 212 555 0147,10.5,usd",
+        f"purchase,{int(time.time()) - 7200},b@example.com,,20,eur",
+        ",,,,,",
+    ]
+    csv_file = tmp_path / "crm.csv"
+    csv_file.write_text("\n".join(rows) + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[kafka]\n"
+        f'bootstrap_servers = "{kafka_bootstrap}"\n'
+        "[mappings.crm]\n"
+        'event_name = { path = "event_name", map = { purchase = "Purchase" } }\n'
+        'event_time = { path = "event_time", transform = "unix_seconds" }\n'
+        '"user_data.em" = "email"\n'
+        '"user_data.ph" = "phone"\n'
+        '"custom_data.value" = { path = "value", transform = "number" }\n'
+        '"custom_data.currency" = "currency"\n'
+    )
+    done = await asyncio.to_thread(
+        _run,
+        "import",
+        str(csv_file),
+        *("--mapping", "crm", "--topic", unique_topic, "--config", str(config)),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "produced 2 events" in done.stdout
+    consumer = AIOKafkaConsumer(
+        unique_topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend(records)
+    finally:
+        await consumer.stop()
+    assert len(got) == 2
+    for record in got:
+        assert dict(record.headers)["capi-format"] == b"native"
+        event = orjson.loads(record.value)
+        assert event["action_source"] == "physical_store"
+        assert event["event_name"] == "Purchase"
