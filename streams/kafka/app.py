@@ -192,4 +192,32 @@ def create_app(
         await runner.run(stream.noack().noack_take(w.take_max, within=window_s))
 
     app.agent(inputs, name="capi-forward", concurrency=1)(forward)
+
+    input_names = frozenset(k.input_topics)
+    reported: set[tuple[str, int]] = set()
+
+    async def report_lag() -> None:
+        """Consumer lag per assigned input partition, every few seconds."""
+        try:
+            assigned = {tp for tp in app.consumer.assignment() if tp.topic in input_names}
+            runner = app.capi_runner
+            for tp in assigned:
+                high = app.consumer.highwater(tp)
+                if high is None:
+                    continue
+                done = runner.acked_next.get((tp.topic, tp.partition)) if runner else None
+                if done is None:
+                    done = await app.consumer.position(tp)
+                if done is None:
+                    continue
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
+            current = {(tp.topic, tp.partition) for tp in assigned}
+            for topic, partition in reported - current:  # revoked: stop reporting it
+                metrics.consumer_lag.remove(topic, str(partition))
+            reported.clear()
+            reported.update(current)
+        except Exception:  # a metric must never take the worker down
+            logger.debug("lag report failed", exc_info=True)
+
+    app.timer(interval=5.0, name="capi-lag")(report_lag)
     return app

@@ -50,6 +50,8 @@ class WindowRunner:
         self._blocked: set[tuple[str, int]] = set()
         self._on_pending = on_pending
         self.acked = 0
+        # Next offset to commit per (topic, partition): the last acked offset + 1.
+        self.acked_next: dict[tuple[str, int], int] = {}
 
     async def run(self, windows: AsyncIterable[Sequence[Any]]) -> None:
         acker = asyncio.create_task(self._ack_loop(), name="capi-acker")
@@ -116,6 +118,7 @@ class WindowRunner:
             try:
                 await self._ack(event)
                 self.acked += 1
+                self.acked_next[tp] = int(event.message.offset) + 1
             except Exception:
                 logger.exception("ack failed topic=%s partition=%d", tp[0], tp[1])
                 self._blocked.add(tp)

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from streams.kafka.app import create_app
 from streams.kafka.topics import ensure_topics
+from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
 
 __all__ = ["check_ready", "run_worker"]
@@ -47,9 +48,13 @@ def run_worker(settings: Settings) -> int:
     )
     port = server.server_port
     app = create_app(settings, registry=registry)
+    secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
     worker = faust.Worker(
         app,
         loglevel=settings.worker.log_level,
+        logging_config=logging_config(
+            settings.worker.log_level, settings.worker.log_format, secrets
+        ),
         quiet=True,
         redirect_stdouts=False,
     )

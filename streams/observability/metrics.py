@@ -169,6 +169,13 @@ class Metrics:
             ["dataset", "key"],
             registry=r,
         )
+        self.consumer_lag = Gauge(
+            "capi_consumer_lag",
+            "Messages between the last acked offset (or the fetch position) and the end of "
+            "each assigned input partition",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.pending_windows = Gauge(
             "capi_windows_pending", "Take windows in flight, not yet acked", registry=r
         )

@@ -30,8 +30,6 @@ ALERTS = ROOT / "config/prometheus/alerts.yml"
 # define yet, with the labels the dashboard and rules rely on. Remove an entry when the metric
 # lands: test_announced_metrics_are_still_missing fails as a reminder.
 ANNOUNCED: dict[str, tuple[str, ...]] = {
-    # gauge: messages between the committed offset and the log end, per input partition
-    "capi_consumer_lag": ("topic", "partition"),
     # gauge: Meta's Event Match Quality score (0-10) per dataset
     "capi_emq_score": ("dataset",),
 }

@@ -1,0 +1,114 @@
+"""Logging setup: key=value text or JSON lines, and a redaction filter as a backstop.
+
+The code logs batch-level facts only (dataset, events, outcome, fbtrace_id, duration) and
+never event contents; the filter is the safety net behind that rule. It rewrites every record
+that reaches the handlers: the access tokens it was given become `***`, and anything shaped
+like an email address, an international phone number, a public IPv4/IPv6 address or a Meta
+access token (`EAA...`) is replaced by a placeholder, in the message, its arguments and any
+exception text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["JsonFormatter", "RedactionFilter", "logging_config", "redact"]
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w.])\+\d[\d ()./-]{6,}\d")
+_IPV4 = re.compile(r"(?<![\d.])(?!127\.)(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_IPV6_CANDIDATE = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_META_TOKEN = re.compile(r"\bEAA[A-Za-z0-9]{16,}")
+_TOKEN_PARAM = re.compile(r"(access_token=)[^&\s\"']+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with secrets and personal-data shapes replaced."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    text = _TOKEN_PARAM.sub(r"\1***", text)
+    text = _META_TOKEN.sub("<token>", text)
+    text = _EMAIL.sub("<email>", text)
+    text = _PHONE.sub("<phone>", text)
+    text = _IPV4.sub("<ip>", text)
+    return _IPV6_CANDIDATE.sub(_ipv6, text)
+
+
+def _ipv6(match: re.Match[str]) -> str:
+    """Replace a real, non-loopback IPv6 address; leave times like 10:40:58 alone."""
+    candidate = match.group(0)
+    try:
+        address = ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return candidate
+    return candidate if address.is_loopback else "<ip>"
+
+
+class RedactionFilter(logging.Filter):
+    """Redacts every record in place (message, args and exception text)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format string must not hide the record
+            message = str(record.msg)
+        record.msg = redact(message, self._secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self._secrets)
+        record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self._secrets)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg (+ exc)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_text:
+            doc["exc"] = record.exc_text
+        return json.dumps(doc, ensure_ascii=False)
+
+
+_TEXT_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+
+def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """A logging.config.dictConfig for the worker: one stderr handler, redacted."""
+    formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": _TEXT_FORMAT}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactionFilter, "secrets": list(secrets)}},
+        "formatters": {"main": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "main",
+                "filters": ["redact"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+    }
