@@ -58,7 +58,9 @@ async def fill(bootstrap: str, topics: Topics, n: int) -> float:
     await producer.start()
     started = time.monotonic()
     futs = []
-    for ev in demo_events(n, now=int(time.time()), datasets=[DATASET_A, DATASET_B], seed=11):
+    for ev in demo_events(
+        n, now=int(time.time()), datasets=[DATASET_A, DATASET_B], seed=11, formats=False
+    ):
         futs.append(await producer.send(topics.input, ev.value, key=ev.key))
         if len(futs) >= 20000:
             await asyncio.gather(*futs)

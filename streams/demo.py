@@ -1,16 +1,20 @@
 """A realistic sample stream for `capi-streams run --demo` and the benchmarks.
 
 Deterministic for a given seed and `now`: several event types and action sources, two
-datasets, plain customer information under CAPI keys and readable aliases, and a share of
-invalid events (too old, Purchase without currency, website event without user agent,
-unparseable bytes) so the demo shows where each kind of event ends up.
+datasets, plain customer information under CAPI keys and readable aliases, messages in other
+buses' formats (Segment track calls and GA4 Measurement Protocol payloads, selected by the
+`capi-format` header), and a share of invalid events (too old, Purchase without currency,
+website event without user agent, unparseable bytes) so the demo shows where each kind of
+event ends up. `demo_events(..., formats=False)` keeps to the native format (benchmarks).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 
@@ -41,6 +45,79 @@ class DemoEvent:
     value: bytes
     key: bytes
     kind: str  # what the demo expects: "valid" or the reason it should fail
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def _segment(rng: random.Random, i: int, now: int, user: dict[str, object]) -> DemoEvent:
+    items = rng.sample(_PRODUCTS, rng.randint(1, 3))
+    iso = time_iso(now - rng.randint(0, 3600))
+    msg = {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": f"demo-seg-{i}",
+        "userId": user["external_id"],
+        "timestamp": iso,
+        "context": {
+            "ip": user["ip"],
+            "userAgent": user["user_agent"],
+            "page": {"url": f"https://shop.example.com/done?fbclid=IwAR{i:06d}s"},
+            "traits": {
+                "email": user["email"],
+                "phone": user["phone"],
+                "firstName": user["first_name"],
+                "lastName": user["last_name"],
+            },
+        },
+        "properties": {
+            "order_id": f"seg-order-{i}",
+            "revenue": round(sum(p for _, p in items), 2),
+            "currency": "USD",
+            "products": [{"product_id": sku, "price": p, "quantity": 1} for sku, p in items],
+        },
+    }
+    return DemoEvent(orjson.dumps(msg), f"k{i}".encode(), "valid", (("capi-format", b"segment"),))
+
+
+def _ga4(rng: random.Random, i: int, now: int, user: dict[str, object]) -> DemoEvent:
+    sku, price = rng.choice(_PRODUCTS)
+    msg = {
+        "client_id": f"{1000 + i}.{now}",
+        "user_id": user["external_id"],
+        "timestamp_micros": (now - rng.randint(0, 3600)) * 1_000_000,
+        "ip_override": user["ip"],
+        "user_agent": user["user_agent"],
+        "user_data": {"sha256_email_address": [_sha256(str(user["email"]).strip().lower())]},
+        "events": [
+            {
+                "name": "add_to_cart",
+                "params": {
+                    "currency": "EUR",
+                    "value": price,
+                    "page_location": f"https://shop.example.com/p/{sku}",
+                    "items": [{"item_id": sku, "price": price, "quantity": 1}],
+                },
+            },
+            {
+                "name": "purchase",
+                "params": {
+                    "transaction_id": f"ga4-order-{i}",
+                    "currency": "EUR",
+                    "value": price,
+                    "page_location": "https://shop.example.com/thanks",
+                    "items": [{"item_id": sku, "price": price, "quantity": 1}],
+                },
+            },
+        ],
+    }
+    return DemoEvent(orjson.dumps(msg), f"k{i}".encode(), "valid", (("capi-format", b"ga4"),))
+
+
+def time_iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _person(rng: random.Random, i: int) -> dict[str, object]:
@@ -77,13 +154,19 @@ def _custom(rng: random.Random, with_currency: bool = True) -> dict[str, object]
     return custom
 
 
-def _event(rng: random.Random, i: int, now: int, datasets: Sequence[str]) -> DemoEvent:
+def _event(
+    rng: random.Random, i: int, now: int, datasets: Sequence[str], formats: bool
+) -> DemoEvent:
     roll = rng.random()
     t = now - rng.randint(0, 3600)
     ds = datasets[i % len(datasets)]
     user = _person(rng, i)
     kind = "valid"
     ev: dict[str, object]
+    if formats and roll < 0.10:
+        return _segment(rng, i, now, user)
+    if formats and roll < 0.15:
+        return _ga4(rng, i, now, user)
     if roll < 0.45:
         name = rng.choice(("PageView", "ViewContent", "AddToCart", "Purchase", "Lead"))
         ev = {
@@ -169,8 +252,11 @@ def _event(rng: random.Random, i: int, now: int, datasets: Sequence[str]) -> Dem
     return DemoEvent(orjson.dumps(ev), f"k{i}".encode(), kind)
 
 
-def demo_events(n: int, *, now: int, datasets: Sequence[str], seed: int = 7) -> Iterator[DemoEvent]:
-    """`n` sample events, about 85% valid, spread over `datasets`."""
+def demo_events(
+    n: int, *, now: int, datasets: Sequence[str], seed: int = 7, formats: bool = True
+) -> Iterator[DemoEvent]:
+    """`n` sample messages, about 85% valid, spread over `datasets` (Segment and GA4 messages
+    go to the routing default dataset)."""
     rng = random.Random(seed)
     for i in range(n):
-        yield _event(rng, i, now, datasets)
+        yield _event(rng, i, now, datasets, formats)

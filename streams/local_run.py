@@ -200,7 +200,7 @@ async def _produce_demo(settings: Settings, n: int) -> dict[tuple[int, int], str
     try:
         pending = []
         for ev in demo_events(n, now=int(time.time()), datasets=datasets):
-            fut = await producer.send(topic, ev.value, key=ev.key)
+            fut = await producer.send(topic, ev.value, key=ev.key, headers=list(ev.headers))
             pending.append((fut, ev.kind))
         for fut, kind in pending:
             md = await fut
