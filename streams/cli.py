@@ -123,6 +123,28 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_sandbox)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from streams.kafka.replay import run_from_args
+
+    try:
+        settings = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        print(f"capi-streams replay: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return run_from_args(args, settings)
+
+
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from streams.kafka.replay import add_arguments
+
+    p = sub.add_parser(
+        "replay", help="re-send failure records (same event_id) after the cause is fixed"
+    )
+    _config_arg(p)
+    add_arguments(p)
+    p.set_defaults(func=_replay)
+
+
 def _add_payload_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from streams.payload_cli import add_import, add_validate
 
@@ -140,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_sandbox(sub)
     _add_payload_commands(sub)
+    _add_replay(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser
