@@ -144,7 +144,7 @@ class WorkerSettings:
     take_max: int = 4000  # events per take window (all datasets)
     take_within_ms: int = 200  # window time limit
     max_pending_windows: int = 16  # windows sent but not yet acked (memory bound)
-    shutdown_timeout_seconds: float = 20.0
+    rebalance_grace_seconds: float = 10.0  # then a rebalance releases held datasets
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

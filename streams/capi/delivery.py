@@ -321,6 +321,10 @@ class Deliverer:
         """Stop sending: waits end now and unfinished events come back as ``held``."""
         self._stopping.set()
 
+    def resume(self) -> None:
+        """Undo :meth:`stop` (after a rebalance released the holds): send again."""
+        self._stopping.clear()
+
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()

@@ -9,6 +9,7 @@ faust's wait for in-flight events and its final commit finish within the request
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -69,12 +70,43 @@ def _to_input(event: Any) -> InputMessage:
 
 
 class CapiApp(faust.App):
-    """faust.App that owns the Graph client and stops the deliverer before faust drains."""
+    """faust.App that owns the Graph client and stops the deliverer before faust drains.
+
+    faust waits for every in-flight event before it gives partitions away or stops. A dataset
+    held for a token error could make that wait endless, so: at shutdown the deliverer is
+    stopped at once, and when a rebalance still waits after `rebalance_grace_s` the holds are
+    released (the deliverer resumes when the rebalance ends). Held events are never acked; faust
+    seeks back to the committed offsets after the rebalance and they come again.
+    """
 
     capi_client: GraphClient
     capi_deliverer: Deliverer
     capi_metrics: Metrics
     capi_runner: WindowRunner | None = None
+    capi_rebalance_grace_s: float = 10.0
+    _capi_release: asyncio.TimerHandle | None = None
+
+    def on_rebalance_start(self) -> None:
+        super().on_rebalance_start()
+        if self._capi_release is None:
+            loop = asyncio.get_event_loop()
+            self._capi_release = loop.call_later(self.capi_rebalance_grace_s, self._release_holds)
+
+    def _release_holds(self) -> None:
+        self._capi_release = None
+        if self.rebalancing and not self.capi_deliverer.stopping:
+            logger.warning("rebalance still waiting: releasing dataset holds (events stay unacked)")
+            self.capi_deliverer.stop()
+
+    def on_rebalance_end(self) -> None:
+        super().on_rebalance_end()
+        if self._capi_release is not None:
+            self._capi_release.cancel()
+            self._capi_release = None
+        if self.capi_runner is not None:
+            self.capi_runner.reset_blocks()
+        if self.capi_deliverer.stopping and not self.should_stop:
+            self.capi_deliverer.resume()
 
     async def on_start(self) -> None:
         await self.capi_client.start()
@@ -88,6 +120,18 @@ class CapiApp(faust.App):
     async def on_shutdown(self) -> None:
         await super().on_shutdown()
         await self.capi_client.close()
+
+
+def _abandon(app: faust.App) -> Any:
+    """Tell faust to stop waiting for a held event without acking it (nothing is committed
+    past it; faust seeks back to the committed offset after a rebalance or restart)."""
+
+    def discard(event: Any) -> None:
+        unacked = getattr(app.consumer, "_unacked_messages", None)
+        if unacked is not None:
+            unacked.discard(event.message)
+
+    return discard
 
 
 def _broker_urls(bootstrap: str) -> list[str]:
@@ -157,6 +201,7 @@ def create_app(
         ),
         metrics,
     )
+    app.capi_rebalance_grace_s = w.rebalance_grace_seconds
     app.capi_client = client
     app.capi_deliverer = deliverer
     app.capi_metrics = metrics
@@ -187,6 +232,7 @@ def create_app(
             _to_input,
             max_pending=w.max_pending_windows,
             on_pending=metrics.pending_windows.set,
+            discard=_abandon(app),
         )
         app.capi_runner = runner
         await runner.run(stream.noack().noack_take(w.take_max, within=window_s))

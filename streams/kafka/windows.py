@@ -7,9 +7,11 @@ can skip an unacked offset when a later one is acked first (faust-streaming/faus
 * they are acked one after the other, in the order they were taken, each window's events in
   the order faust yielded them (offset order per partition), and only after the window's
   outcome records were acknowledged by Kafka;
-* an event that is held (not delivered, not failed: shutdown during a configuration hold or a
-  throttle pause) is never acked, and neither is anything after it on its partition until
-  the worker restarts, when Kafka redelivers from the last commit.
+* an event that is held (not delivered, not failed: shutdown or a rebalance during a
+  configuration hold or a throttle pause) is never acked, and neither is anything after it on
+  its partition until faust seeks back to the committed offset (after a rebalance, or at the
+  next start), so Kafka redelivers it. Held events are abandoned (`discard`): faust stops
+  waiting for them, so shutdown and rebalances are not blocked by a held dataset.
 
 The runner never lets an exception escape into the faust agent.
 """
@@ -39,14 +41,18 @@ class WindowRunner:
         to_input: Callable[[Any], InputMessage],
         *,
         max_pending: int,
+        discard: Callable[[Any], None] = lambda event: None,
         on_pending: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._process = process
         self._ack = ack
         self._to_input = to_input
+        self._discard = discard
         self._queue: asyncio.Queue[tuple[asyncio.Task[WindowResult], list[Any]] | None] = (
-            asyncio.Queue(maxsize=max_pending)
+            asyncio.Queue()
         )
+        # Windows in flight (processing or waiting for their turn to be acked).
+        self._slots = asyncio.Semaphore(max_pending)
         self._blocked: set[tuple[str, int]] = set()
         self._on_pending = on_pending
         self.acked = 0
@@ -66,15 +72,15 @@ class WindowRunner:
                     logger.exception("cannot read window events=%d; holding them", len(batch))
                     self._block(batch)
                     continue
+                await self._slots.acquire()  # backpressure: consumption waits here
                 task = asyncio.create_task(self._process(inputs))
                 await self._queue.put((task, batch))
                 self._on_pending(self._queue.qsize())
         finally:
             # Let the acker finish what is queued; the pipeline bounds the time that takes
             # (the deliverer is stopped at shutdown, so pauses end at once).
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
             try:
+                await self._queue.put(None)
                 await asyncio.shield(acker)
             except asyncio.CancelledError:
                 acker.cancel()
@@ -98,11 +104,14 @@ class WindowRunner:
                 logger.exception("window task failed; holding events=%d", len(events))
                 result = WindowResult(frozenset(range(len(events))), 0, 0)
             await self._ack_window(events, result.held)
+            self._slots.release()
             self._on_pending(self._queue.qsize())
 
     async def _ack_window(self, events: Sequence[Any], held: frozenset[int]) -> None:
         for pos, event in enumerate(events):
             tp = _tp(event)
+            if pos in held or tp in self._blocked:
+                self._discard(event)
             if pos in held:
                 if tp not in self._blocked:
                     logger.warning(
@@ -127,6 +136,14 @@ class WindowRunner:
         for event in events:
             with contextlib.suppress(Exception):
                 self._blocked.add(_tp(event))
+                self._discard(event)
+
+    def reset_blocks(self) -> None:
+        """faust sought back to the committed offsets (rebalance): held events come again."""
+        if self._blocked:
+            logger.info("partitions unblocked after seek to committed count=%d", len(self._blocked))
+        self._blocked.clear()
+        self.acked_next.clear()
 
 
 def _tp(event: Any) -> tuple[str, int]:
