@@ -29,6 +29,7 @@ __all__ = [
     "GraphSettings",
     "KafkaSettings",
     "MetricsSettings",
+    "QualitySettings",
     "RoutingSettings",
     "Secret",
     "Settings",
@@ -135,6 +136,16 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class QualitySettings:
+    """Optional Event Match Quality poller (Meta's Dataset Quality API)."""
+
+    enabled: bool = False
+    interval_seconds: float = 900.0
+    timeout_seconds: float = 10.0
+    agent_name: str = ""
+
+
+@dataclass(frozen=True)
 class FailuresSettings:
     include_raw: bool = False
 
@@ -158,6 +169,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     failures: FailuresSettings = field(default_factory=FailuresSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     # Input formats per topic and declarative mappings ([formats], [mappings]; see README).
     formats: FormatConfig = field(default_factory=FormatConfig)
 
@@ -174,6 +186,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "metrics": MetricsSettings,
     "failures": FailuresSettings,
     "worker": WorkerSettings,
+    "quality": QualitySettings,
 }
 _DATASET_KEYS = {
     "id": str,
@@ -414,5 +427,7 @@ def _check(s: Settings) -> None:
         raise ConfigError("metrics.port: expected a TCP port")
     if s.worker.take_max < 1:
         raise ConfigError("worker.take_max: expected >= 1")
+    if s.quality.interval_seconds <= 0 or s.quality.timeout_seconds <= 0:
+        raise ConfigError("quality.interval_seconds and quality.timeout_seconds: expected > 0")
     if s.worker.log_format not in ("text", "json"):
         raise ConfigError("worker.log_format: expected 'text' or 'json'")

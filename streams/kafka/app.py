@@ -22,9 +22,11 @@ from prometheus_client import CollectorRegistry
 
 from streams.capi.client import GraphClient
 from streams.capi.delivery import Deliverer, DeliveryConfig
+from streams.capi.quality import DatasetQualityClient
 from streams.domain.records import SourceRef
 from streams.domain.retry import RetryPolicy
 from streams.kafka.windows import WindowRunner
+from streams.observability.emq import EmqPoller
 from streams.observability.metrics import Metrics
 from streams.pipeline import InputMessage, Pipeline
 from streams.settings import Settings
@@ -83,6 +85,7 @@ class CapiApp(faust.App):
     capi_deliverer: Deliverer
     capi_metrics: Metrics
     capi_runner: WindowRunner | None = None
+    capi_quality: tuple[DatasetQualityClient, EmqPoller] | None = None
     capi_rebalance_grace_s: float = 10.0
     _capi_release: asyncio.TimerHandle | None = None
 
@@ -110,6 +113,10 @@ class CapiApp(faust.App):
 
     async def on_start(self) -> None:
         await self.capi_client.start()
+        if self.capi_quality is not None:
+            client, poller = self.capi_quality
+            await client.start()
+            await poller.start()
         await super().on_start()
 
     async def on_stop(self) -> None:
@@ -119,6 +126,10 @@ class CapiApp(faust.App):
 
     async def on_shutdown(self) -> None:
         await super().on_shutdown()
+        if self.capi_quality is not None:
+            client, poller = self.capi_quality
+            await poller.stop()
+            await client.close()
         await self.capi_client.close()
 
 
@@ -201,6 +212,20 @@ def create_app(
         ),
         metrics,
     )
+    if settings.quality.enabled:
+        q = settings.quality
+        quality_client = DatasetQualityClient(
+            g.url, g.api_version, timeout_s=q.timeout_seconds, agent_name=q.agent_name or None
+        )
+        tokens = [(d.id, d.token.reveal()) for d in settings.datasets if d.token is not None]
+        poller = EmqPoller(
+            quality_client,
+            tokens,
+            registry=reg,
+            interval_s=q.interval_seconds,
+            fetch_timeout_s=q.timeout_seconds * 2,
+        )
+        app.capi_quality = (quality_client, poller)
     app.capi_rebalance_grace_s = w.rebalance_grace_seconds
     app.capi_client = client
     app.capi_deliverer = deliverer

@@ -6,6 +6,9 @@ Graph endpoints:
   Meta's validation (streams.sandbox.validation); success records every event.
 * `GET /{version}/{dataset_id}`: `{"id": dataset_id}` (plus `is_consolidated_container` when
   asked in `fields`) for a cheap connectivity check; authenticated, never faulted.
+* `GET /{version}/dataset_quality?dataset_id=&fields=`: Meta's Dataset Quality API shape with
+  values computed from the accepted events (streams.sandbox.quality); `dataset_id` is required
+  (else 100), the token is checked as for `/events`; never faulted.
 
 Authentication, in Graph's order: no token or a token the sandbox does not know -> 190; an
 unknown dataset, or a known token that is not the dataset's -> 100/33 (Meta: "does not exist,
@@ -235,6 +238,26 @@ async def post_events(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def get_dataset_quality(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    if _VERSION_RE.fullmatch(request.match_info["version"]) is None:
+        return _graph_error(unknown_path(request.path))
+    params: dict[str, object] = dict(request.query)
+    dataset_id = request.query.get("dataset_id", "")
+    if not dataset_id.isdigit() or not dataset_id.isascii():
+        return _graph_error(invalid_param("The parameter dataset_id is required"))
+    err = _authenticate(state, request, dataset_id, params)
+    if err is not None:
+        return _graph_error(err)
+    fields = request.query.get("fields")
+    doc = state.receipts.quality.answer(
+        dataset_id,
+        match_quality=fields is None or "event_match_quality" in fields,
+        freshness=fields is not None and "data_freshness" in fields,
+    )
+    return _json(doc)
+
+
 async def get_dataset(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     dataset_id = request.match_info["dataset_id"]
@@ -371,5 +394,6 @@ def create_app(state: SandboxState) -> web.Application:
     r.add_post("/_sandbox/datasets/{dataset_id}/token-invalid", admin_token_invalid)
     r.add_get("/_sandbox/health", admin_health)
     r.add_post("/{version}/{dataset_id}/events", post_events)
+    r.add_get("/{version}/dataset_quality", get_dataset_quality)  # before /{version}/{id}
     r.add_get("/{version}/{dataset_id}", get_dataset)
     return app

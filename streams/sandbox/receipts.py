@@ -12,6 +12,9 @@ than 48 hours earlier is one Meta would drop (capi-spec §7.1). The sandbox stil
 stores it (Meta counts it in `events_received` too) and counts it in `duplicates`. First-seen
 times are kept for at most `max_dedup_keys` (event_name, event_id) pairs per dataset; past that
 the oldest quarter is forgotten.
+
+Match-key counts per dataset and event name (streams.sandbox.quality) are kept in `quality`,
+updated for every accepted request whatever `max_events` is, and cleared by `reset()`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import orjson
 
 from streams.sandbox.envelope import Envelope, build_envelope, params_from_json
 from streams.sandbox.errors import GraphError
+from streams.sandbox.quality import QualityCounters
 
 __all__ = [
     "DEDUP_WINDOW_S",
@@ -114,6 +118,7 @@ class ReceiptStore:
         self._next_seq = 1
         self._stats: dict[str, DatasetStats] = {}
         self._first_seen: dict[str, dict[tuple[str, str], float]] = {}
+        self.quality = QualityCounters()
 
     def stats_for(self, dataset: str) -> DatasetStats:
         """The counters of a dataset, created on first use."""
@@ -152,6 +157,7 @@ class ReceiptStore:
         stats.accepted_requests += 1
         stats.events_accepted += len(events)
         stats.duplicates += self._count_duplicates(dataset, events, now)
+        self.quality.add(dataset, events, now)
         first_seq = self._next_seq
         self._next_seq += len(events)
         if self._jsonl_path is not None:
@@ -269,6 +275,7 @@ class ReceiptStore:
         self._next_seq = 1
         self._stats.clear()
         self._first_seen.clear()
+        self.quality.reset()
 
     def close(self) -> None:
         if self._jsonl is not None:

@@ -205,3 +205,39 @@ async def test_no_pii_or_token_in_logs_metrics_failures_or_exceptions(
     for where, text in (("logs", logs), ("metrics", metrics_text), ("failures", failures)):
         for secret in (EMAIL, EMAIL.lower(), PHONE, "4155550199", LAST_NAME, IP, TOKEN):
             assert secret not in text, f"{secret!r} leaked into {where}"
+
+
+async def test_the_worker_polls_event_match_quality_from_the_sandbox(
+    kafka_bootstrap: str,
+    sandbox: SandboxServer,
+    unique_topic: str,
+    unique_group: str,
+    tmp_path: Path,
+) -> None:
+    topics = Topics.unique(unique_topic, unique_group)
+    await create_topics(kafka_bootstrap, topics)
+    env = worker_env(
+        kafka_bootstrap,
+        sandbox.url,
+        topics,
+        extra={"CAPI_QUALITY__ENABLED": "true", "CAPI_QUALITY__INTERVAL_SECONDS": "1"},
+    )
+    worker = WorkerProcess(env, tmp_path / "w.log")
+    now = int(time.time())
+    await produce(kafka_bootstrap, topics.input, [_event(i, now) for i in range(20)])
+    await asyncio.to_thread(worker.start)
+    try:
+        score = coverage = None
+        for _ in range(60):
+            m = await asyncio.to_thread(worker.metrics)
+            score = m.get("capi_emq_score{dataset=1000000000000001,event_name=Purchase}")
+            coverage = m.get(
+                "capi_emq_key_coverage_ratio{dataset=1000000000000001,event_name=Purchase,key=em}"
+            )
+            if score and coverage:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await asyncio.to_thread(worker.stop)
+    assert score is not None and 0 < score <= 10
+    assert coverage == 1.0  # every delivered Purchase carried an email
