@@ -1,0 +1,106 @@
+"""Settings: TOML plus CAPI_* overrides, errors that name the key, masked tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.settings import ConfigError, Secret, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "EAAGsecretvalue123456789"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_annotated_example_loads() -> None:
+    s = load_settings(ROOT / "config" / "capi-streams.example.toml", {"CAPI_TOKEN_WEB": TOKEN})
+    assert s.kafka.input_topics == ("capi-events",)
+    assert s.datasets[0].id == "1234567890123456"
+    assert s.datasets[0].token == Secret(TOKEN)
+    assert s.routing.default_dataset == "1234567890123456"
+
+
+def test_the_docker_config_loads() -> None:
+    s = load_settings(ROOT / "config" / "capi-streams.docker.toml", {"CAPI_SANDBOX_TOKEN": "t"})
+    assert s.datasets and s.datasets[0].token is not None
+
+
+def test_environment_overrides_every_section(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\n')
+    s = load_settings(
+        path,
+        {
+            "T": TOKEN,
+            "CAPI_KAFKA__BOOTSTRAP_SERVERS": "a:1,b:2",
+            "CAPI_KAFKA__INPUT_TOPICS": "x, y",
+            "CAPI_GRAPH__TIMEOUT_SECONDS": "2.5",
+            "CAPI_GRAPH__MAX_IN_FLIGHT": "7",
+            "CAPI_DATASETS__0__TEST_EVENT_CODE": "TEST1",
+            "CAPI_DATASETS__1__ID": "2",
+            "CAPI_DATASETS__1__TOKEN_ENV": "T",
+            "CAPI_FAILURES__INCLUDE_RAW": "true",
+            "CAPI_ROUTING__DEFAULT_DATASET": "2",
+            "CAPI_ROUTING__TOPICS__X": "1",
+        },
+    )
+    assert s.kafka.bootstrap_servers == "a:1,b:2"
+    assert s.kafka.input_topics == ("x", "y")
+    assert s.graph.timeout_seconds == 2.5 and s.graph.max_in_flight == 7
+    assert s.datasets[0].test_event_code == "TEST1"
+    assert [d.id for d in s.datasets] == ["1", "2"]
+    assert s.failures.include_raw is True
+    assert s.routing.default_dataset == "2" and s.routing.topics == {"x": "1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[kafka]\nbootstrap = 'x'\n", {}, "kafka.bootstrap: unknown key"),
+        ("[graph]\ntimeout_seconds = 'soon'\n", {}, "graph.timeout_seconds: expected a number"),
+        ("[graph]\nmax_in_flight = 0\n", {}, "graph.max_in_flight: expected >= 1"),
+        ("[graph]\nurl = 'ftp://x'\n", {}, "graph.url: expected an http"),
+        ("[nope]\n", {}, "nope: unknown section"),
+        ("[[datasets]]\nid = '1'\n", {}, r"datasets\[0\].token_env: required"),
+        (
+            "[[datasets]]\nid = '1'\ntoken_env = 'T'\ntoken = 'abc'\n",
+            {},
+            "tokens never sit in the file",
+        ),
+        ("[[datasets]]\nid = 'pixel'\ntoken_env = 'T'\n", {}, "expected the numeric dataset"),
+        ("[[datasets]]\nid = '1'\ntoken_env = 'T'\nmax_events = 5000\n", {}, "1..1000"),
+        (
+            "[[datasets]]\nid = '1'\ntoken_env = 'T'\ndefault_action_source = 'web'\n",
+            {},
+            "default_action_source: expected one of",
+        ),
+        ("[routing]\ndefault_dataset = '9'\n", {}, "routing.default_dataset: '9' is not"),
+        ("", {"CAPI_GRAPH__MAX_ATTEMPTS": "many"}, "graph.max_attempts: expected an integer"),
+        ("", {"CAPI_DATASETS__X__ID": "1"}, "CAPI_DATASETS__<index>__<KEY>"),
+        ("[kafka\n", {}, "not valid TOML"),
+        ("[formats]\nformat = 'segmnt'\n", {}, "formats.format"),
+    ],
+)
+def test_errors_name_the_key_and_what_is_expected(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(_write(tmp_path, text), env)
+
+
+def test_tokens_are_masked_in_every_repr(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\n')
+    s = load_settings(path, {"T": TOKEN})
+    for text in (repr(s), str(s), repr(s.datasets[0]), str(s.datasets[0].token)):
+        assert TOKEN not in text
+    assert s.datasets[0].token is not None and s.datasets[0].token.reveal() == TOKEN
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "missing.toml", {})
