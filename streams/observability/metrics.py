@@ -15,37 +15,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams import __version__
 from streams.domain.classify import Outcome
+from streams.domain.model import USER_DATA_HASHED_KEYS, USER_DATA_PLAIN_KEYS
 
 __all__ = ["MATCH_KEYS", "Metrics"]
 
-# Customer-information keys whose presence drives Meta's Event Match Quality.
-MATCH_KEYS = (
-    "em",
-    "ph",
-    "fn",
-    "ln",
-    "ge",
-    "db",
-    "ct",
-    "st",
-    "zp",
-    "country",
-    "external_id",
-    "client_ip_address",
-    "client_user_agent",
-    "fbc",
-    "fbp",
-    "subscription_id",
-    "fb_login_id",
-    "lead_id",
-    "anon_id",
-    "madid",
-    "page_id",
-    "page_scoped_user_id",
-    "ctwa_clid",
-    "ig_account_id",
-    "ig_sid",
-)
+# Customer-information keys whose presence drives Meta's Event Match Quality (capi-spec §3.1).
+MATCH_KEYS = tuple(sorted(USER_DATA_HASHED_KEYS | USER_DATA_PLAIN_KEYS))
 _MATCH_KEY_SET = frozenset(MATCH_KEYS)
 NO_DATASET = "none"
 
