@@ -72,9 +72,23 @@ class RecordSink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WindowResult:
-    held: frozenset[int]  # positions that must not be acked
+    """What a window came to. `held` positions must never be acked; `waiting` positions belong
+    to datasets held for a configuration error: `later` resolves to their own WindowResult
+    once they are delivered, failed or abandoned."""
+
+    held: frozenset[int]
     delivered: int
     failed: int
+    waiting: frozenset[int] = frozenset()
+    later: Awaitable[WindowResult] | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class _BatchResult:
+    acks: list[Awaitable[Any]]
+    delivered: int
+    failed: int
+    held: frozenset[int]
 
 
 @dataclass(slots=True)
@@ -97,8 +111,10 @@ class Pipeline:
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
+        hold_check_s: float = 0.5,
     ) -> None:
         self._s = settings
+        self._hold_check_s = hold_check_s
         self._deliverer = deliverer
         self._sink = sink
         self._metrics = metrics
@@ -178,27 +194,88 @@ class Pipeline:
             ((i, a.dataset, len(orjson.dumps(a.event))) for i, a in enumerate(accepted)),
             self._limits,
         )
-        results = await asyncio.gather(
-            *(
-                self._deliverer.deliver(
-                    b.dataset_id,
-                    self._tokens[b.dataset_id],
-                    [accepted[i].event for i in b.items],
-                    self._test_codes[b.dataset_id],
-                )
-                for b in batches
+        tasks = {
+            asyncio.create_task(
+                self._deliver_batch(b.dataset_id, b.items, accepted, messages, now)
+            ): b
+            for b in batches
+        }
+        # Step 3: wait for every batch, except those of datasets held for a configuration error:
+        # they finish later (`WindowResult.later`) so other datasets keep flowing meanwhile.
+        pending = set(tasks)
+        done_results: list[_BatchResult] = []
+        while pending:
+            done, pending = await asyncio.wait(
+                pending, timeout=self._hold_check_s, return_when=asyncio.FIRST_COMPLETED
             )
-        )
+            done_results.extend(t.result() for t in done)
+            paused = self._deliverer.paused_datasets()
+            if pending and all(tasks[t].dataset_id in paused for t in pending):
+                break
         held: set[int] = set()
         delivered = 0
-        for batch, res in zip(batches, results, strict=True):
-            items = [accepted[i] for i in batch.items]
-            delivered += await self._record_delivery(res, items, messages, now, acks)
-            failed += len(res.failures)
-            held.update(items[i].pos for i in res.held)
+        for res in done_results:
+            acks.extend(res.acks)
+            delivered += res.delivered
+            failed += res.failed
+            held.update(res.held)
         # Step 4: every outcome record must be acknowledged by Kafka before any ack.
         await asyncio.gather(*acks)
-        return WindowResult(held=frozenset(held), delivered=delivered, failed=failed)
+        if not pending:
+            return WindowResult(held=frozenset(held), delivered=delivered, failed=failed)
+        waiting = frozenset(accepted[i].pos for t in pending for i in tasks[t].items)
+        logger.info(
+            "window continues without held datasets events=%d datasets=%s",
+            len(waiting),
+            ",".join(sorted({tasks[t].dataset_id for t in pending})),
+        )
+        return WindowResult(
+            held=frozenset(held - waiting),
+            delivered=delivered,
+            failed=failed,
+            waiting=waiting,
+            later=asyncio.ensure_future(self._finish_later(pending, waiting)),
+        )
+
+    async def _finish_later(
+        self, pending: set[asyncio.Task[_BatchResult]], waiting: frozenset[int]
+    ) -> WindowResult:
+        """The held datasets' batches of a window: their outcomes, once durable."""
+        try:
+            results = await asyncio.gather(*pending)
+            await asyncio.gather(*(a for r in results for a in r.acks))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("held batches failed unexpectedly; holding events=%d", len(waiting))
+            return WindowResult(held=waiting, delivered=0, failed=0)
+        return WindowResult(
+            held=frozenset(p for r in results for p in r.held),
+            delivered=sum(r.delivered for r in results),
+            failed=sum(r.failed for r in results),
+        )
+
+    async def _deliver_batch(
+        self,
+        dataset: str,
+        positions: Sequence[int],
+        accepted: Sequence[_Accepted],
+        messages: Sequence[InputMessage],
+        now: float,
+    ) -> _BatchResult:
+        """Deliver one planned batch and queue its outcome records."""
+        items = [accepted[i] for i in positions]
+        res = await self._deliverer.deliver(
+            dataset, self._tokens[dataset], [a.event for a in items], self._test_codes[dataset]
+        )
+        acks: list[Awaitable[Any]] = []
+        delivered = await self._record_delivery(res, items, messages, now, acks)
+        return _BatchResult(
+            acks=acks,
+            delivered=delivered,
+            failed=len(res.failures),
+            held=frozenset(items[i].pos for i in res.held),
+        )
 
     async def _transform_one(
         self,

@@ -231,3 +231,36 @@ async def test_empty_and_oversized_messages_fail_with_a_reason(value: bytes | No
     await pipeline.process([_msg(0, value)])
     [failure] = sink.of("failure")
     assert failure["reason"] == ("empty_message" if value is None else "message_too_large")
+
+
+async def test_a_held_dataset_does_not_hold_the_other_datasets_of_its_window() -> None:
+    class PerDataset(FakeSender):
+        async def post_events(
+            self,
+            dataset_id: str,
+            token: str,
+            events: Sequence[Mapping[str, object]],
+            test_event_code: str | None = None,
+        ) -> GraphReply:
+            if dataset_id == DS_B and not self.restored:
+                self.requests.append((dataset_id, len(events)))
+                body = {"error": {"code": 190, "type": "OAuthException", "fbtrace_id": "t"}}
+                return GraphReply(400, orjson.dumps(body), {}, 0.001)
+            return await super().post_events(dataset_id, token, events, test_event_code)
+
+    sender, sink = PerDataset(), ListSink()
+    sender.restored = False  # type: ignore[attr-defined]
+    settings = _settings()
+    pipeline, deliverer, _ = _pipeline(settings, sender, sink)
+    pipeline._hold_check_s = 0.02
+    deliverer._cfg = type(deliverer._cfg)(config_retry_s=0.05)
+    msgs = [_msg(i, _native(i, dataset_id=(DS_A, DS_B)[i % 2])) for i in range(6)]
+    result = await asyncio.wait_for(pipeline.process(msgs), 5)
+    assert result.delivered == 3 and result.waiting == frozenset({1, 3, 5})
+    assert result.later is not None
+    sender.restored = True  # type: ignore[attr-defined]
+    later = await asyncio.wait_for(result.later, 5)
+    assert later.delivered == 3 and later.held == frozenset()
+    assert sorted(i for r in sink.of("response") for i in r["event_ids"]) == [
+        f"n-{i}" for i in range(6)
+    ]

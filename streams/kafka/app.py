@@ -256,6 +256,7 @@ def create_app(
             stream.ack,
             _to_input,
             max_pending=w.max_pending_windows,
+            max_unacked=w.max_unacked_events,
             on_pending=metrics.pending_windows.set,
             discard=_abandon(app),
         )

@@ -1,17 +1,20 @@
-"""Run take-windows through the pipeline concurrently and ack them strictly in order.
+"""Run take-windows through the pipeline concurrently and ack every partition strictly in order.
 
 faust commits the highest contiguous acked offset of each partition, and its head-gap check
 can skip an unacked offset when a later one is acked first (faust-streaming/faust#606). So:
 
-* windows are processed concurrently (up to `max_pending`; then consumption waits), but
-* they are acked one after the other, in the order they were taken, each window's events in
-  the order faust yielded them (offset order per partition), and only after the window's
-  outcome records were acknowledged by Kafka;
-* an event that is held (not delivered, not failed: shutdown or a rebalance during a
-  configuration hold or a throttle pause) is never acked, and neither is anything after it on
-  its partition until faust seeks back to the committed offset (after a rebalance, or at the
-  next start), so Kafka redelivers it. Held events are abandoned (`discard`): faust stops
-  waiting for them, so shutdown and rebalances are not blocked by a held dataset.
+* windows are processed concurrently (up to `max_pending` at once), and their results are
+  taken in the order the windows were taken;
+* every event goes into its partition's queue in offset order, and a partition's queue is
+  acked only from its head, only for events whose outcome records Kafka acknowledged;
+* events of a dataset held for a configuration error are `waiting`: the window finishes
+  without them and they complete later (`WindowResult.later`), so other datasets keep
+  flowing; events behind them on their partition wait in the queue, unacked, up to
+  `max_unacked` events in all, past which consumption waits (memory stays bounded);
+* an event that ends `held` (shutdown or a rebalance released the hold) is never acked, and
+  neither is anything after it on its partition until faust seeks back to the committed
+  offset (after a rebalance, or at the next start), so Kafka redelivers it. Such events are
+  abandoned (`discard`), so faust does not wait for them at shutdown or in a rebalance.
 
 The runner never lets an exception escape into the faust agent.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -29,6 +33,16 @@ from streams.pipeline import InputMessage, WindowResult
 __all__ = ["WindowRunner"]
 
 logger = logging.getLogger(__name__)
+
+_DONE, _WAIT, _HELD = 0, 1, 2
+
+
+class _Entry:
+    __slots__ = ("event", "state")
+
+    def __init__(self, event: Any, state: int) -> None:
+        self.event = event
+        self.state = state
 
 
 class WindowRunner:
@@ -41,6 +55,7 @@ class WindowRunner:
         to_input: Callable[[Any], InputMessage],
         *,
         max_pending: int,
+        max_unacked: int = 50_000,
         discard: Callable[[Any], None] = lambda event: None,
         on_pending: Callable[[int], None] = lambda n: None,
     ) -> None:
@@ -48,16 +63,28 @@ class WindowRunner:
         self._ack = ack
         self._to_input = to_input
         self._discard = discard
+        self._on_pending = on_pending
         self._queue: asyncio.Queue[tuple[asyncio.Task[WindowResult], list[Any]] | None] = (
             asyncio.Queue()
         )
-        # Windows in flight (processing or waiting for their turn to be acked).
+        # Windows in flight (processing or waiting for their turn).
         self._slots = asyncio.Semaphore(max_pending)
+        self._max_unacked = max_unacked
+        self._unacked = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._partitions: dict[tuple[str, int], deque[_Entry]] = {}
         self._blocked: set[tuple[str, int]] = set()
-        self._on_pending = on_pending
+        self._later: set[asyncio.Task[None]] = set()
+        self._pumping = asyncio.Lock()
         self.acked = 0
         # Next offset to commit per (topic, partition): the last acked offset + 1.
         self.acked_next: dict[tuple[str, int], int] = {}
+
+    @property
+    def unacked(self) -> int:
+        """Events taken but not acked yet (processing, waiting, or behind a waiting event)."""
+        return self._unacked
 
     async def run(self, windows: AsyncIterable[Sequence[Any]]) -> None:
         acker = asyncio.create_task(self._ack_loop(), name="capi-acker")
@@ -72,18 +99,24 @@ class WindowRunner:
                     logger.exception("cannot read window events=%d; holding them", len(batch))
                     self._block(batch)
                     continue
-                await self._slots.acquire()  # backpressure: consumption waits here
+                await self._slots.acquire()  # backpressure: consumption waits here ...
+                await self._room.wait()  # ... and here, while too much is unacked
+                self._unacked += len(batch)
+                if self._unacked >= self._max_unacked:
+                    self._room.clear()
                 task = asyncio.create_task(self._process(inputs))
                 await self._queue.put((task, batch))
                 self._on_pending(self._queue.qsize())
         finally:
-            # Let the acker finish what is queued; the pipeline bounds the time that takes
-            # (the deliverer is stopped at shutdown, so pauses end at once).
             try:
                 await self._queue.put(None)
                 await asyncio.shield(acker)
+                if self._later:
+                    await asyncio.shield(asyncio.gather(*self._later, return_exceptions=True))
             except asyncio.CancelledError:
                 acker.cancel()
+                for later in self._later:
+                    later.cancel()
                 raise
 
     async def _ack_loop(self) -> None:
@@ -94,49 +127,92 @@ class WindowRunner:
             if item is None:
                 return
             task, events = item
-            try:
-                result = await task
-            except asyncio.CancelledError:
-                if not task.cancelled():
-                    raise
-                result = WindowResult(frozenset(range(len(events))), 0, 0)
-            except Exception:
-                logger.exception("window task failed; holding events=%d", len(events))
-                result = WindowResult(frozenset(range(len(events))), 0, 0)
-            await self._ack_window(events, result.held)
+            result = await _settle(task, len(events))
+            entries = self._enqueue(events, result)
             self._slots.release()
+            if result.later is not None and result.waiting:
+                waiting = [(entries[p], p) for p in sorted(result.waiting)]
+                later = asyncio.create_task(self._settle_later(result.later, waiting))
+                self._later.add(later)
+                later.add_done_callback(self._later.discard)
+            await self._pump({_tp(ev) for ev in events})
             self._on_pending(self._queue.qsize())
 
-    async def _ack_window(self, events: Sequence[Any], held: frozenset[int]) -> None:
+    def _enqueue(self, events: Sequence[Any], result: WindowResult) -> list[_Entry]:
+        entries = []
         for pos, event in enumerate(events):
-            tp = _tp(event)
-            if pos in held or tp in self._blocked:
-                self._discard(event)
-            if pos in held:
-                if tp not in self._blocked:
-                    logger.warning(
-                        "holding partition until restart topic=%s partition=%d offset=%d",
-                        tp[0],
-                        tp[1],
-                        event.message.offset,
-                    )
-                self._blocked.add(tp)
-                continue
-            if tp in self._blocked:
-                continue
-            try:
-                await self._ack(event)
-                self.acked += 1
-                self.acked_next[tp] = int(event.message.offset) + 1
-            except Exception:
-                logger.exception("ack failed topic=%s partition=%d", tp[0], tp[1])
-                self._blocked.add(tp)
+            if pos in result.held:
+                state = _HELD
+            elif pos in result.waiting:
+                state = _WAIT
+            else:
+                state = _DONE
+            entry = _Entry(event, state)
+            entries.append(entry)
+            self._partitions.setdefault(_tp(event), deque()).append(entry)
+        return entries
+
+    async def _settle_later(
+        self, later: Awaitable[WindowResult], waiting: list[tuple[_Entry, int]]
+    ) -> None:
+        """The held datasets' events of one window are done: mark them and ack what can be."""
+        try:
+            result = await later
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("held batches failed; holding events=%d", len(waiting))
+            result = WindowResult(frozenset(p for _, p in waiting), 0, 0)
+        for entry, pos in waiting:
+            entry.state = _HELD if pos in result.held else _DONE
+        await self._pump({_tp(entry.event) for entry, _ in waiting})
+
+    async def _pump(self, partitions: set[tuple[str, int]]) -> None:
+        """Ack each partition's queue from its head, as far as the events are done."""
+        async with self._pumping:
+            await self._pump_locked(partitions)
+
+    async def _pump_locked(self, partitions: set[tuple[str, int]]) -> None:
+        for tp in partitions:
+            queue = self._partitions.get(tp)
+            while queue:
+                head = queue[0]
+                if head.state == _WAIT:
+                    break
+                queue.popleft()
+                self._unacked -= 1
+                if head.state == _HELD or tp in self._blocked:
+                    self._hold(tp, head.event)
+                    continue
+                try:
+                    await self._ack(head.event)
+                    self.acked += 1
+                    self.acked_next[tp] = int(head.event.message.offset) + 1
+                except Exception:
+                    logger.exception("ack failed topic=%s partition=%d", tp[0], tp[1])
+                    self._hold(tp, head.event)
+            if queue is not None and not queue:
+                del self._partitions[tp]
+        if self._unacked < self._max_unacked:
+            self._room.set()
+        else:
+            self._room.clear()
+
+    def _hold(self, tp: tuple[str, int], event: Any) -> None:
+        if tp not in self._blocked:
+            logger.warning(
+                "holding partition until the next seek topic=%s partition=%d offset=%d",
+                tp[0],
+                tp[1],
+                event.message.offset,
+            )
+            self._blocked.add(tp)
+        self._discard(event)
 
     def _block(self, events: Sequence[Any]) -> None:
         for event in events:
             with contextlib.suppress(Exception):
-                self._blocked.add(_tp(event))
-                self._discard(event)
+                self._hold(_tp(event), event)
 
     def reset_blocks(self) -> None:
         """faust sought back to the committed offsets (rebalance): held events come again."""
@@ -144,6 +220,17 @@ class WindowRunner:
             logger.info("partitions unblocked after seek to committed count=%d", len(self._blocked))
         self._blocked.clear()
         self.acked_next.clear()
+
+
+async def _settle(task: asyncio.Task[WindowResult], n: int) -> WindowResult:
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    except Exception:
+        logger.exception("window task failed; holding events=%d", n)
+    return WindowResult(frozenset(range(n)), 0, 0)
 
 
 def _tp(event: Any) -> tuple[str, int]:

@@ -122,3 +122,56 @@ async def test_backpressure_bounds_pending_windows() -> None:
     gate.set()
     await task
     assert runner.acked == 10
+
+
+async def test_waiting_events_do_not_stop_later_windows_and_are_acked_in_order() -> None:
+    """A held dataset's events wait; other windows finish, but a partition is acked only up to
+    its first waiting event, until that event is done."""
+    acked: list[tuple[int, int]] = []
+    release: asyncio.Future[WindowResult] = asyncio.get_running_loop().create_future()
+    results = iter(
+        [
+            WindowResult(frozenset(), 1, 0, waiting=frozenset({1}), later=release),
+            WindowResult(frozenset(), 2, 0),
+        ]
+    )
+
+    async def process(msgs: Sequence[InputMessage]) -> WindowResult:
+        return next(results)
+
+    async def ack(ev: Ev) -> None:
+        acked.append((ev.message.partition, ev.message.offset))
+
+    runner = WindowRunner(process, ack, _to_input, max_pending=1)
+    task = asyncio.create_task(
+        runner.run(_windows([_ev(0, 0), _ev(0, 1), _ev(1, 0)], [_ev(0, 2), _ev(1, 1)]))
+    )
+    await asyncio.sleep(0.05)
+    # window 2 ran although window 1 waits (max_pending=1 frees its slot)
+    assert acked == [(0, 0), (1, 0), (1, 1)]
+    assert runner.unacked == 2  # p0/1 waiting, p0/2 behind it
+    release.set_result(WindowResult(frozenset(), 1, 0))
+    await task
+    assert acked == [(0, 0), (1, 0), (1, 1), (0, 1), (0, 2)]
+    assert runner.unacked == 0
+
+
+async def test_unacked_events_are_bounded() -> None:
+    release: asyncio.Future[WindowResult] = asyncio.get_running_loop().create_future()
+    taken = 0
+
+    async def process(msgs: Sequence[InputMessage]) -> WindowResult:
+        nonlocal taken
+        taken += len(msgs)
+        return WindowResult(frozenset(), 0, 0, waiting=frozenset({0}), later=release)
+
+    async def ack(ev: Ev) -> None:
+        return None
+
+    runner = WindowRunner(process, ack, _to_input, max_pending=8, max_unacked=5)
+    task = asyncio.create_task(runner.run(_windows(*[[_ev(0, i)] for i in range(20)])))
+    await asyncio.sleep(0.05)
+    assert taken == 5  # consumption waits once 5 events are unacked
+    release.set_result(WindowResult(frozenset(), 0, 0))
+    await task
+    assert runner.acked == 20
