@@ -53,6 +53,8 @@ __all__ = ["InputMessage", "Pipeline", "RecordSink", "WindowResult"]
 logger = logging.getLogger(__name__)
 
 _UNPARSEABLE = frozenset({RejectReason.INVALID_JSON, RejectReason.NOT_AN_OBJECT})
+# Outcome records stay below Kafka's default message.max.bytes (1 MiB) with room to spare.
+MAX_RECORD_BYTES = 900_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,12 +400,24 @@ class Pipeline:
             raw=raw,
         )
         key = event_id.encode() if event_id else None
-        return await self._emit(self._failures_topic, key, record, "failure")
+        value = orjson.dumps(record)
+        if len(value) > MAX_RECORD_BYTES:
+            # Kafka would refuse the record (message.max.bytes) and block the partition: keep
+            # the reason and coordinates, leave the bulky payload out, and say so.
+            omitted = [k for k in ("event", "raw_base64") if record.pop(k, None) is not None]
+            record["omitted"] = omitted
+            value = orjson.dumps(record)
+        return await self._emit_bytes(self._failures_topic, key, value, "failure")
 
     async def _emit(
         self, topic: str, key: bytes | None, record: Mapping[str, Any], kind: str
     ) -> Awaitable[Any]:
-        fut = await self._sink.send(topic, key, orjson.dumps(record))
+        return await self._emit_bytes(topic, key, orjson.dumps(record), kind)
+
+    async def _emit_bytes(
+        self, topic: str, key: bytes | None, value: bytes, kind: str
+    ) -> Awaitable[Any]:
+        fut = await self._sink.send(topic, key, value)
         return _counted(fut, self._metrics, topic, kind)
 
 

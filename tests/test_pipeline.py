@@ -264,3 +264,14 @@ async def test_a_held_dataset_does_not_hold_the_other_datasets_of_its_window() -
     assert sorted(i for r in sink.of("response") for i in r["event_ids"]) == [
         f"n-{i}" for i in range(6)
     ]
+
+
+async def test_a_failure_record_too_large_for_kafka_leaves_the_event_out() -> None:
+    sink = ListSink()
+    pipeline, _, _ = _pipeline(_settings(), FakeSender(), sink)
+    contents = [{"id": f"sku-{i:07d}-" + "x" * 40, "quantity": 1} for i in range(12800)]
+    value = _native(0, event_name="Purchase", custom_data={"value": 1, "contents": contents})
+    await pipeline.process([_msg(0, value)])  # no currency: rejected, with a huge event
+    [failure] = sink.of("failure")
+    assert failure["reason"] == "missing_currency" and failure["omitted"] == ["event"]
+    assert len(orjson.dumps(failure)) < 900_000
