@@ -28,7 +28,7 @@ _EXTENSION: Final = re.compile(
     r"(?:;\s*ext=|(?:extension|extn|ext|x)\.?|#)\s*(?::\s*)?\d{1,10}\s*#?$"
 )
 _FIRST_SIGNIFICANT: Final = re.compile(r"[+\d]")
-_NON_DIGITS: Final = re.compile(r"[^0-9]+")
+_NON_DIGIT_BYTES: Final = bytes(b for b in range(256) if not ord("0") <= b <= ord("9"))
 _E164: Final = phonenumbers.PhoneNumberFormat.E164
 _REGIONS: Final[frozenset[str]] = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MIN_BARE_DIGITS: Final = 7
@@ -56,35 +56,28 @@ def normalize_phone(text: str, region: str | None) -> str | None:
     if first is None:
         return None
     digits = _digits(text)
-    if first.group() == "+":
-        return _international(digits)
-    if digits.startswith("00"):
-        return _international(digits[2:])
-    if region is not None:
-        return _national(digits, region)
-    bare = digits.lstrip("0")
-    return bare if _MIN_BARE_DIGITS <= len(bare) <= _MAX_BARE_DIGITS else None
+    international = first.group() == "+"
+    if not international and digits.startswith("00"):
+        international, digits = True, digits[2:]
+    if international:
+        if not digits:
+            return None
+        fast = fast_international(digits)
+        return fast if fast != UNDECIDED else _possible_e164("+" + digits, None)
+    if region is None:
+        bare = digits.lstrip("0")
+        return bare if _MIN_BARE_DIGITS <= len(bare) <= _MAX_BARE_DIGITS else None
+    if not digits:
+        return None
+    fast = fast_national(digits, region)
+    return fast if fast != UNDECIDED else _possible_e164(digits, region)
 
 
 def _digits(text: str) -> str:
     """The decimal digits of `text` as ASCII digits (other scripts' digits are converted)."""
     if text.isascii():
-        return _NON_DIGITS.sub("", text)
+        return text.encode().translate(None, _NON_DIGIT_BYTES).decode()
     return "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
-
-
-def _international(digits: str) -> str | None:
-    if not digits:
-        return None
-    fast = fast_international(digits)
-    return fast if fast != UNDECIDED else _possible_e164("+" + digits, None)
-
-
-def _national(digits: str, region: str) -> str | None:
-    if not digits:
-        return None
-    fast = fast_national(digits, region)
-    return fast if fast != UNDECIDED else _possible_e164(digits, region)
 
 
 def _possible_e164(number: str, region: str | None) -> str | None:

@@ -70,6 +70,7 @@ class _Plan:
     national_pattern: re.Pattern[str] | None
     lengths: _Lengths  # this region's, for deciding whether to strip a national prefix
     main_lengths: _Lengths  # the calling code's main region's, for `is_possible_number`
+    main_possible: frozenset[int]  # lengths `main_lengths.test` finds possible or local-only
 
 
 def _compiled(pattern: str | None) -> re.Pattern[str] | None:
@@ -99,6 +100,11 @@ def _plan(metadata: PhoneMetadata, main_lengths: _Lengths) -> _Plan | None:
         national_pattern=_compiled(general.national_number_pattern if general else None),
         lengths=lengths,
         main_lengths=main_lengths,
+        main_possible=frozenset(
+            length
+            for length in range(_MAX_NATIONAL + 1)  # `_significant` never exceeds it
+            if main_lengths.test(length) in (_POSSIBLE, _LOCAL_ONLY)
+        ),
     )
 
 
@@ -153,7 +159,7 @@ def _possible(calling_code: str, national: str, plan: _Plan) -> str | None:
     significant = _significant(national, plan)
     if significant is None:
         return UNDECIDED
-    if plan.main_lengths.test(len(significant)) in (_POSSIBLE, _LOCAL_ONLY):
+    if len(significant) in plan.main_possible:  # `main_lengths.test` is possible/local-only
         return calling_code + significant
     return None
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -27,8 +26,13 @@ from streams.domain.enrich import (
     ldu_inputs,
     user_data_input,
 )
-from streams.domain.event_time import parse_event_time
-from streams.domain.model import DatasetPolicy
+from streams.domain.event_time import MS_THRESHOLD, parse_event_time
+from streams.domain.model import (
+    ACTION_SOURCES,
+    MAX_AGE_PHYSICAL_STORE_S,
+    MAX_AGE_S,
+    DatasetPolicy,
+)
 from streams.domain.normalize import Dropped, hash_user_data_report
 from streams.domain.validate import (
     OPTIONAL_FIELDS,
@@ -60,6 +64,7 @@ __all__ = [
 ]
 
 _MAX_DATASET_ID_LEN = 32
+_MAX_REMEMBERED_DAYS = 8
 
 
 def decode(raw: bytes) -> dict[str, Any] | Rejected:
@@ -77,9 +82,12 @@ def transform_bytes(
     raw: bytes, policy: DatasetPolicy, *, now: float, source_key: bytes | None = None
 ) -> Accepted | Rejected:
     """`decode` then `transform`."""
-    obj = decode(raw)
-    if isinstance(obj, Rejected):
-        return obj
+    try:
+        obj = orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        obj = None  # `decode` says which rejection
+    if type(obj) is not dict:
+        return cast(Rejected, decode(raw))
     return transform(obj, policy, now=now, source_key=source_key)
 
 
@@ -97,9 +105,16 @@ def event_dataset_id(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8)
+_YEARS: dict[int, int] = {}  # day number -> its UTC year; a few entries per run
+
+
 def _year_of_day(day: int) -> int:
-    return datetime.fromtimestamp(day * 86_400, UTC).year
+    year = _YEARS.get(day)
+    if year is None:
+        if len(_YEARS) >= _MAX_REMEMBERED_DAYS:
+            _YEARS.clear()
+        year = _YEARS[day] = datetime.fromtimestamp(day * 86_400, UTC).year
+    return year
 
 
 def transform(
@@ -115,19 +130,30 @@ def transform(
     checks. `source_key` (e.g. the Kafka record key) goes into a derived event_id, so the same
     record always gets the same id and Meta deduplicates replays.
     """
-    if not isinstance(obj, (dict, Mapping)):
+    # Each field is read by an inline check of its common, valid form; anything else goes to
+    # the field's checker, which decides (and raises for) every other form.
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return Rejected(RejectReason.NOT_AN_OBJECT, None, None, None, None, ())
+    get = obj.get
     problem: Invalid | None = None
     out: dict[str, Any] = {}
 
-    name: str | None = None
-    try:
-        name = out["event_name"] = event_name(obj.get("event_name"))
-    except Invalid as error:
-        problem = error
+    raw_name = get("event_name")
+    name: str | None = raw_name.strip() if type(raw_name) is str else None
+    if name:
+        out["event_name"] = name
+    else:
+        name = None
+        try:
+            name = out["event_name"] = event_name(raw_name)
+        except Invalid as error:
+            problem = error
 
-    raw_time = obj.get("event_time")
-    seconds = parse_event_time(raw_time)
+    raw_time = get("event_time")
+    if type(raw_time) is int and 0 <= raw_time <= MS_THRESHOLD:
+        seconds: int | None = raw_time
+    else:
+        seconds = parse_event_time(raw_time)
     if seconds is None:
         missing = raw_time is None or raw_time == ""
         reason = RejectReason.MISSING_EVENT_TIME if missing else RejectReason.INVALID_EVENT_TIME
@@ -135,25 +161,33 @@ def transform(
     else:
         out["event_time"] = seconds
 
-    source: str | None = None
-    try:
-        source = out["action_source"] = action_source(
-            obj.get("action_source"), policy.default_action_source
-        )
-    except Invalid as error:
-        problem = problem or error
-
-    if seconds is not None:
+    source: str | None = get("action_source")
+    if type(source) is str and source in ACTION_SOURCES:
+        out["action_source"] = source
+    else:
+        source = None
         try:
-            check_event_time(seconds, source, now, policy.max_future_skew_s)
+            source = out["action_source"] = action_source(
+                get("action_source"), policy.default_action_source
+            )
         except Invalid as error:
             problem = problem or error
 
-    ident: str | None = None
-    try:
-        ident = event_id(obj.get("event_id"))
-    except Invalid as error:
-        problem = problem or error
+    if seconds is not None:
+        max_age = MAX_AGE_PHYSICAL_STORE_S if source == "physical_store" else MAX_AGE_S
+        if not now - max_age <= seconds <= now + policy.max_future_skew_s:
+            try:
+                check_event_time(seconds, source, now, policy.max_future_skew_s)
+            except Invalid as error:
+                problem = problem or error
+
+    raw_id = get("event_id")
+    ident: str | None = (raw_id.strip() or None) if type(raw_id) is str else None
+    if raw_id is not None and type(raw_id) is not str:
+        try:
+            ident = event_id(raw_id)
+        except Invalid as error:
+            problem = problem or error
     if ident is not None:
         out["event_id"] = ident
 
@@ -176,15 +210,21 @@ def transform(
             out[key] = value
 
     try:
-        options, country, state = data_processing(
-            *ldu_inputs(obj, policy), "client_ip_address" in user_data
-        )
-        if options is not None:
-            out["data_processing_options"] = options
-        if country is not None:
-            out["data_processing_options_country"] = country
-        if state is not None:
-            out["data_processing_options_state"] = state
+        if (
+            policy.ldu is not None
+            or get("data_processing_options") is not None
+            or get("data_processing_options_country") is not None
+            or get("data_processing_options_state") is not None
+        ):
+            options, country, state = data_processing(
+                *ldu_inputs(obj, policy), "client_ip_address" in user_data
+            )
+            if options is not None:
+                out["data_processing_options"] = options
+            if country is not None:
+                out["data_processing_options_country"] = country
+            if state is not None:
+                out["data_processing_options_state"] = state
         if problem is None:
             _cross_field_rules(out, user_data, name, source, country_defaulted)
     except Invalid as error:
@@ -211,9 +251,12 @@ def _user_data(
     raw = obj.get("user_data")
     if raw is None:
         raw = {}
-    elif not isinstance(raw, (dict, Mapping)):
+    elif type(raw) is not dict and not isinstance(raw, Mapping):
         return None, (), False
-    prepared, country_defaulted = user_data_input(raw, policy.default_country)
+    if raw.get("country") and "fbclid" not in raw:  # `user_data_input` would change nothing
+        prepared, country_defaulted = raw, False
+    else:
+        prepared, country_defaulted = user_data_input(raw, policy.default_country)
     hashed, dropped = hash_user_data_report(
         prepared,
         policy.default_country,
@@ -221,9 +264,15 @@ def _user_data(
         current_year=_year_of_day(int(now) // 86_400),
     )
     if "fbc" not in hashed and seconds is not None:
-        fbclid = find_fbclid(obj, raw)
-        if fbclid is not None and (fbc := fbc_from_fbclid(fbclid, seconds)) is not None:
-            hashed["fbc"] = fbc
+        url = obj.get("event_source_url")
+        if (
+            obj.get("fbclid") is not None
+            or raw.get("fbclid") is not None
+            or (isinstance(url, str) and "fbclid=" in url)
+        ):  # else `find_fbclid` would find nothing
+            fbclid = find_fbclid(obj, raw)
+            if fbclid is not None and (fbc := fbc_from_fbclid(fbclid, seconds)) is not None:
+                hashed["fbc"] = fbc
     return hashed, dropped, country_defaulted
 
 
@@ -234,12 +283,18 @@ def _cross_field_rules(
     source: str | None,
     country_defaulted: bool,
 ) -> None:
+    # The checks raise; each is called only when its cheap condition does not already hold.
     if source == "website":
-        check_website(event, user_data)
+        if "event_source_url" not in event or "client_user_agent" not in user_data:
+            check_website(event, user_data)
     elif source == "app":
-        check_app(event)
+        app = event.get("app_data")
+        if app is None or "advertiser_tracking_enabled" not in app or "extinfo" not in app:
+            check_app(event)
     elif source == "business_messaging":
         check_messaging(event, user_data)
     if name == "Purchase":
-        check_purchase(event)
+        custom = event.get("custom_data")
+        if not custom or "value" not in custom or "currency" not in custom:
+            check_purchase(event)
     check_customer_information(user_data, country_defaulted)

@@ -348,6 +348,23 @@ _CONTENT_FIELDS: Final[dict[str, Callable[[object, str], object]]] = {
     "category": _string,
 }
 
+# Shapes a value is taken in as it is (after trimming, for text) without calling its checker;
+# a value of any other shape goes to the checker, which converts it or raises.
+_AS_TEXT: Final = 1  # a str: trimmed, left out when empty (`_string`)
+_AS_NUMBER: Final = 2  # a finite float or an int in range (`_number`)
+_AS_INTEGER: Final = 3  # an int in range (`_integer`)
+_AS_CURRENCY: Final = 4  # a str naming a currency in any case (`_currency`)
+_INF: Final = math.inf
+_CONTENT_SHAPES: Final[Mapping[str, int]] = {
+    "id": _AS_TEXT,
+    "quantity": _AS_INTEGER,
+    "item_price": _AS_NUMBER,
+    "title": _AS_TEXT,
+    "description": _AS_TEXT,
+    "brand": _AS_TEXT,
+    "category": _AS_TEXT,
+}
+
 
 def _contents(value: object, field: str) -> list[dict[str, Any]] | None:
     """contents[]: objects with an `id`; known keys typed, other keys kept."""
@@ -358,10 +375,24 @@ def _contents(value: object, field: str) -> list[dict[str, Any]] | None:
         if item is None:
             continue
         content: dict[str, Any] = {}
-        for key, raw in _mapping(item, field).items():
+        for key, raw in (item if type(item) is dict else _mapping(item, field)).items():
             if raw is None:
                 continue
-            if key == "quantity" and type(raw) is int and _MIN_INT <= raw <= _MAX_INT:
+            shape = _CONTENT_SHAPES.get(key)
+            kind = type(raw)
+            if shape == _AS_TEXT:
+                if kind is str:
+                    if text := raw.strip():
+                        content[key] = text
+                    continue
+            elif shape == _AS_INTEGER:
+                if kind is int and _MIN_INT <= raw <= _MAX_INT:
+                    content[key] = raw
+                    continue
+            elif shape == _AS_NUMBER and (
+                (kind is float and -_INF < raw < _INF)
+                or (kind is int and _MIN_INT <= raw <= _MAX_INT)
+            ):
                 content[key] = raw
                 continue
             check = _CONTENT_FIELDS.get(key)
@@ -386,30 +417,30 @@ def _object(value: object, field: str) -> dict[str, Any] | None:
     return cleaned or None
 
 
-_CUSTOM_FIELDS: Final[dict[str, tuple[Callable[[object, str], object], str]]] = {
-    "value": (_value, "custom_data.value"),
-    "currency": (_currency, "custom_data.currency"),
-    "content_name": (_string, "custom_data.content_name"),
-    "content_category": (_string, "custom_data.content_category"),
-    "content_ids": (_string_list, "custom_data.content_ids"),
-    "contents": (_contents, _CONTENTS),
-    "content_type": (_string, "custom_data.content_type"),
-    "order_id": (_string, "custom_data.order_id"),
-    "predicted_ltv": (_number, "custom_data.predicted_ltv"),
-    "num_items": (_integer, "custom_data.num_items"),
-    "search_string": (_string, "custom_data.search_string"),
-    "status": (_string, "custom_data.status"),
-    "delivery_category": (_delivery_category, "custom_data.delivery_category"),
-    "net_revenue": (_number, "custom_data.net_revenue"),
-    "item_number": (_string, "custom_data.item_number"),
-    "store_data": (_object, "custom_data.store_data"),
+_CUSTOM_FIELDS: Final[dict[str, tuple[Callable[[object, str], object], str, int]]] = {
+    "value": (_value, "custom_data.value", _AS_NUMBER),
+    "currency": (_currency, "custom_data.currency", _AS_CURRENCY),
+    "content_name": (_string, "custom_data.content_name", _AS_TEXT),
+    "content_category": (_string, "custom_data.content_category", _AS_TEXT),
+    "content_ids": (_string_list, "custom_data.content_ids", 0),
+    "contents": (_contents, _CONTENTS, 0),
+    "content_type": (_string, "custom_data.content_type", _AS_TEXT),
+    "order_id": (_string, "custom_data.order_id", _AS_TEXT),
+    "predicted_ltv": (_number, "custom_data.predicted_ltv", _AS_NUMBER),
+    "num_items": (_integer, "custom_data.num_items", _AS_INTEGER),
+    "search_string": (_string, "custom_data.search_string", _AS_TEXT),
+    "status": (_string, "custom_data.status", _AS_TEXT),
+    "delivery_category": (_delivery_category, "custom_data.delivery_category", 0),
+    "net_revenue": (_number, "custom_data.net_revenue", _AS_NUMBER),
+    "item_number": (_string, "custom_data.item_number", _AS_TEXT),
+    "store_data": (_object, "custom_data.store_data", 0),
 }
 
 
 def custom_data(value: object, field: str = "custom_data") -> dict[str, Any] | None:
     """§4 custom_data: standard keys typed, custom properties kept (nulls removed)."""
     out: dict[str, Any] = {}
-    for key, raw in _mapping(value, field).items():
+    for key, raw in (value if type(value) is dict else _mapping(value, field)).items():
         if raw is None:
             continue
         known = _CUSTOM_FIELDS.get(key)
@@ -417,7 +448,28 @@ def custom_data(value: object, field: str = "custom_data") -> dict[str, Any] | N
             if not isinstance(key, str):
                 raise Invalid(_R.INVALID_FIELD, field)
             out[key] = raw if type(raw) is str else clean_json(raw, field, 1)
-        elif (checked := known[0](raw, known[1])) is not None:
+            continue
+        check, path, shape = known
+        kind = type(raw)
+        if shape == _AS_TEXT:
+            if kind is str:
+                if text := raw.strip():
+                    out[key] = text
+                continue
+        elif shape == _AS_NUMBER:
+            if (kind is float and -_INF < raw < _INF) or (
+                kind is int and _MIN_INT <= raw <= _MAX_INT
+            ):
+                out[key] = raw
+                continue
+        elif shape == _AS_CURRENCY:
+            if kind is str and (code := raw.strip().upper()) in CURRENCIES:
+                out[key] = code
+                continue
+        elif shape == _AS_INTEGER and kind is int and _MIN_INT <= raw <= _MAX_INT:
+            out[key] = raw
+            continue
+        if (checked := check(raw, path)) is not None:
             out[key] = checked
     return out or None
 
@@ -435,7 +487,7 @@ def _extinfo(value: object) -> list[str]:
     """16 strings; entry 0 is the version (a2/i2), entry 4 the OS version (required)."""
     if not isinstance(value, (list, tuple)) or len(value) != EXTINFO_LENGTH:
         raise Invalid(_R.INVALID_EXTINFO, "app_data.extinfo")
-    entries = [_extinfo_entry(item) for item in value]
+    entries = [item.strip() if type(item) is str else _extinfo_entry(item) for item in value]
     entries[0] = entries[0].lower()
     if entries[0] not in EXTINFO_VERSIONS or not entries[4]:
         raise Invalid(_R.INVALID_EXTINFO, "app_data.extinfo")
@@ -445,11 +497,11 @@ def _extinfo(value: object) -> list[str]:
 def app_data(value: object, field: str = "app_data") -> dict[str, Any] | None:
     """§2.5 app_data; unknown keys dropped. Requirements are checked by `check_app`."""
     out: dict[str, Any] = {}
-    for key, raw in _mapping(value, field).items():
+    for key, raw in (value if type(value) is dict else _mapping(value, field)).items():
         if raw is None:
             continue
         if key in APP_DATA_BOOL_KEYS:
-            out[key] = _flag(raw, "app_data." + key)
+            out[key] = raw if type(raw) is bool else _flag(raw, "app_data." + key)
         elif key in APP_DATA_STR_KEYS:
             if (text := _string(raw, "app_data." + key)) is not None:
                 out[key] = text

@@ -6,24 +6,28 @@ import math
 import os
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.domain import normalize as normalize_module
 from streams.domain.hashing import is_hashed_output
 from streams.domain.identifiers import INTEGER_IDS
 from streams.domain.model import USER_DATA_HASHED_KEYS, USER_DATA_PLAIN_KEYS
 from streams.domain.normalize import (
     ALIASES,
     HASHED_KEYS,
+    MEMO_LIMIT,
     NOT_A_MAPPING_FIELD,
     UNHASHED_KEYS,
     UNKNOWN_KEY_FIELD,
     Dropped,
     DropReason,
     ExternalIdPolicy,
+    clear_memos,
     hash_user_data,
     hash_user_data_report,
     normalize_field,
@@ -701,3 +705,100 @@ class TestProperties:
             assert norm("ph", once) == once  # a fixed point of the no-region rule
         if country not in (None, "aq", "zz"):  # a region: every output is E.164
             assert norm("ph", "+" + once) == once
+
+
+# --- the memoized path ------------------------------------------------------------------------
+
+
+def _general(
+    user_data: dict[Any, Any], default: str | None, policy: ExternalIdPolicy, year: int | None
+) -> tuple[dict[str, Any], tuple[Dropped, ...]]:
+    """The general (unmemoized) path: it serves every Mapping that is not a dict."""
+    return hash_user_data_report(MappingProxyType(user_data), default, policy, current_year=year)
+
+
+class TestMemoizedPath:
+    """A dict takes the memoized path; its results must be those of the general path."""
+
+    @PROPERTY_SETTINGS
+    @given(
+        user_data=USER_DATA,
+        default=st.sampled_from(COUNTRIES),
+        raw=st.booleans(),
+        year=st.sampled_from([YEAR, 1990, None]),
+    )
+    def test_same_as_general_path_cold_and_warm(
+        self, user_data: dict[Any, Any], default: str | None, raw: bool, year: int | None
+    ) -> None:
+        policy: ExternalIdPolicy = "raw" if raw else "hash"
+        expected = _general(user_data, default, policy, year)
+        clear_memos()
+        assert hash_user_data_report(user_data, default, policy, current_year=year) == expected
+        assert hash_user_data_report(user_data, default, policy, current_year=year) == expected
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("st", "California"),
+            ("st", "Ontario"),
+            ("state", " Québec "),
+            ("zp", "94025-1234"),
+            ("zip", "SW1A 1AA"),
+            ("ph", "(650) 555-0101"),
+            ("phone", "020 7946 0958"),
+            ("ph", "+44 20 7946 0958"),
+        ],
+    )
+    def test_context_country_is_part_of_the_memo_key(self, field: str, value: str) -> None:
+        clear_memos()
+        for country in ("us", "gb", None, "ca", "us", "de", None, "gb"):
+            data = {field: value} if country is None else {field: value, "country": country}
+            assert hash_user_data_report(data, None) == _general(data, None, "hash", None)
+            assert hash_user_data_report({field: value}, country) == _general(
+                {field: value}, country, "hash", None
+            )
+
+    def test_current_year_is_part_of_the_memo_key(self) -> None:
+        clear_memos()
+        data = {"db": "2020-02-29"}
+        assert hash_user_data(data, current_year=2026) == {"db": [sha("20200229")]}
+        assert hash_user_data(data, current_year=2019) == {}
+        assert hash_user_data(data, current_year=2026) == {"db": [sha("20200229")]}
+
+    def test_shared_keys_are_merged_as_on_the_general_path(self) -> None:
+        data = {"email": "A@b.co", "country": "us", "em": ["x", "a@b.co", "c@d.co"], "ph": ""}
+        sent, drops = hash_user_data_report(data, None)
+        assert (sent, drops) == _general(data, None, "hash", None)
+        assert sent["em"] == [sha("a@b.co"), sha("c@d.co")]
+        assert [d.field for d in drops] == ["em", "ph"]
+
+    def test_unknown_keys_are_reported_first(self) -> None:
+        data = {"em": "bad", "nickname": "x", "ph": "", 7: "y"}
+        sent, drops = hash_user_data_report(data, None)
+        assert sent == {}
+        assert [(d.field, d.reason) for d in drops] == [
+            (UNKNOWN_KEY_FIELD, DropReason.UNKNOWN_KEY),
+            (UNKNOWN_KEY_FIELD, DropReason.UNKNOWN_KEY),
+            ("em", DropReason.INVALID),
+            ("ph", DropReason.EMPTY),
+        ]
+
+    def test_long_and_non_string_values_are_not_remembered_but_handled(self) -> None:
+        long_email = "a" * 200 + "@example.com"
+        data = {"em": long_email, "zp": 94025, "fn": [" Ana ", "ana"], "lead_id": 12}
+        expected = _general(data, "us", "hash", None)
+        clear_memos()
+        assert hash_user_data_report(data, "us") == expected
+        assert hash_user_data_report(data, "us") == expected
+        assert expected[0]["em"] == [sha(long_email)]
+        assert expected[0]["lead_id"] == 12
+
+    def test_memory_is_bounded(self) -> None:
+        clear_memos()
+        for i in range(2 * MEMO_LIMIT + 100):
+            hash_user_data({"em": f"user{i}@example.com"})
+        assert MEMO_LIMIT <= len(normalize_module._FIELD_MEMOS["em"]) <= 2 * MEMO_LIMIT
+        # The most recent values are still remembered and still right.
+        assert hash_user_data({"em": f"user{2 * MEMO_LIMIT}@example.com"}) == {
+            "em": [sha(f"user{2 * MEMO_LIMIT}@example.com")]
+        }

@@ -106,6 +106,25 @@ class TestCustomData:
             "store_data": {"store_code": "B1"},
         }
 
+    def test_common_shapes_are_taken_as_they_are(self) -> None:
+        out = custom_data(
+            {
+                "value": 10,
+                "currency": "usd ",
+                "contents": [{"id": " s1 ", "quantity": 2, "item_price": 5, "title": ""}],
+                "num_items": 2,
+                "order_id": " o1 ",
+                "content_type": "",
+            }
+        )
+        assert out == {
+            "value": 10,
+            "currency": "USD",
+            "contents": [{"id": "s1", "quantity": 2, "item_price": 5}],
+            "num_items": 2,
+            "order_id": "o1",
+        }
+
     def test_custom_properties_are_kept_without_nulls(self) -> None:
         out = custom_data({"tier": "gold", "tags": ["a", None, 1.5, {"x": None}], "n": None})
         assert out == {"tier": "gold", "tags": ["a", 1.5, {}]}
@@ -137,7 +156,19 @@ class TestCustomData:
                 {"contents": [{"id": "a", "quantity": 1.5}]},
                 (R.INVALID_FIELD, "custom_data.contents"),
             ),
+            (
+                {"contents": [{"id": "a", "quantity": True}]},
+                (R.INVALID_FIELD, "custom_data.contents"),
+            ),
+            (
+                {"contents": [{"id": "a", "item_price": math.nan}]},
+                (R.INVALID_FIELD, "custom_data.contents"),
+            ),
+            ({"contents": [{"id": "  "}]}, (R.INVALID_FIELD, "custom_data.contents")),
             ({"num_items": "many"}, (R.INVALID_FIELD, "custom_data.num_items")),
+            ({"num_items": True}, (R.INVALID_FIELD, "custom_data.num_items")),
+            ({"num_items": 2**70}, (R.INVALID_FIELD, "custom_data.num_items")),
+            ({"value": -math.inf}, (R.INVALID_VALUE, "custom_data.value")),
             ({"delivery_category": "drone"}, (R.INVALID_FIELD, "custom_data.delivery_category")),
             ({"store_data": "B1"}, (R.INVALID_FIELD, "custom_data.store_data")),
             ({"content_ids": [{"id": 1}]}, (R.INVALID_FIELD, "custom_data.content_ids")),
