@@ -296,6 +296,7 @@ class Pipeline:
             topic_map=self._s.routing.topics,
             default=self._s.routing.default_dataset,
             known=self._known,
+            event_names_dataset=obj.get("dataset_id") is not None,
         )
         if dataset is None or not known:
             field_ = "dataset_id" if dataset is not None else None
@@ -334,21 +335,38 @@ class Pipeline:
         test_code = self._test_codes.get(dataset)
         for req in res.delivered:
             sent = [items[i] for i in req.indices]
-            record = response_record(
-                dataset_id=dataset,
-                events_received=req.events_received,
-                fbtrace_id=req.fbtrace_id,
-                messages=req.messages,
-                event_ids=[a.event_id for a in sent],
-                sources=[messages[a.pos].source for a in sent],
-                attempts=req.attempts,
-                latency_s=req.latency_s,
-                now=now,
-                test_event_code=test_code,
-            )
-            acks.append(
-                await self._emit(self._responses_topic, dataset.encode(), record, "response")
-            )
+            parts = [sent]
+            while True:
+                values = [
+                    orjson.dumps(
+                        response_record(
+                            dataset_id=dataset,
+                            events_received=req.events_received,
+                            fbtrace_id=req.fbtrace_id,
+                            messages=req.messages,
+                            event_ids=[a.event_id for a in part],
+                            sources=[messages[a.pos].source for a in part],
+                            attempts=req.attempts,
+                            latency_s=req.latency_s,
+                            now=now,
+                            test_event_code=test_code,
+                            part=(k + 1, len(parts)) if len(parts) > 1 else None,
+                        )
+                    )
+                    for k, part in enumerate(parts)
+                ]
+                if max(map(len, values)) <= MAX_RECORD_BYTES or len(parts) >= len(sent):
+                    break
+                # Long event ids: Kafka would refuse one record; split the request's record.
+                n = len(parts) * 2
+                parts = [sent[k::n] for k in range(n) if sent[k::n]]
+                parts.sort(key=lambda p: p[0].pos)
+            for value in values:
+                acks.append(
+                    await self._emit_bytes(
+                        self._responses_topic, dataset.encode(), value, "response"
+                    )
+                )
             self._metrics.on_delivered(dataset, (a.event for a in sent), len(sent), now)
             delivered += len(sent)
         for f in res.failures:

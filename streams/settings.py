@@ -155,7 +155,7 @@ class WorkerSettings:
     take_max: int = 4000  # events per take window (all datasets)
     take_within_ms: int = 200  # window time limit
     max_pending_windows: int = 16  # windows processed at once
-    max_unacked_events: int = 50_000  # taken but not acked (behind a held dataset): memory bound
+    max_unacked_events: int = 20_000  # taken but not acked (behind a held dataset): memory bound
     rebalance_grace_seconds: float = 10.0  # then a rebalance releases held datasets
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

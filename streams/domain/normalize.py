@@ -246,9 +246,11 @@ def _sent(
         sent = [] if one is None else [one]
     else:
         sent = []
+        seen: set[str] = set()  # a set: a list test would make long lists quadratic
         for value in values:
             one = _hashed_value(key, rule, value, context, year, drops)
-            if one is not None and one not in sent:
+            if one is not None and one not in seen:
+                seen.add(one)
                 sent.append(one)
     return sent or None
 
@@ -547,11 +549,13 @@ def _hashed_value(
 def _raw_values(key: str, values: Iterable[object], drops: list[Dropped]) -> list[str]:
     """external_id under the "raw" policy: trimmed text, deduplicated, unhashed."""
     sent: list[str] = []
+    seen: set[str] = set()
     for value in values:
         text = _text(value)
         if isinstance(text, DropReason):
             drops.append(Dropped(key, text))
-        elif text not in sent:
+        elif text not in seen:
+            seen.add(text)
             sent.append(text)
     return sent
 

@@ -153,8 +153,10 @@ def response_record(
     latency_s: float,
     now: float,
     test_event_code: str | None = None,
+    part: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """One responses-topic record for a request Meta accepted."""
+    """One responses-topic record for a request Meta accepted (`part` = (k, n) when the
+    request's record is split in n records to stay within Kafka's record size)."""
     by_tp: dict[tuple[str, int], list[int]] = {}
     for s in sources:
         by_tp.setdefault((s.topic, s.partition), []).append(s.offset)
@@ -176,4 +178,6 @@ def response_record(
     }
     if test_event_code is not None:
         out["test_event_code"] = test_event_code
+    if part is not None:
+        out["part"], out["parts"] = part
     return out

@@ -14,6 +14,9 @@ __all__ = ["DATASET_HEADER", "choose_dataset"]
 DATASET_HEADER = "capi-dataset"
 
 
+INVALID = "invalid"  # a dataset named badly: never known, never the default
+
+
 def choose_dataset(
     *,
     event_dataset: str | None,
@@ -22,14 +25,24 @@ def choose_dataset(
     topic_map: Mapping[str, str],
     default: str | None,
     known: Collection[str],
+    event_names_dataset: bool = False,
 ) -> tuple[str | None, bool]:
-    """Return (dataset id, known?). (None, False) when nothing names a dataset."""
+    """Return (dataset id, known?). (None, False) when nothing names a dataset.
+
+    `event_names_dataset` says the event carries a `dataset_id` key: when that value is not a
+    valid id (`event_dataset` None), the event is refused rather than sent to the default
+    dataset, which would be another pixel. The same holds for an undecodable header.
+    """
     chosen = event_dataset
-    if chosen is None and header_dataset:
+    if chosen is None and event_names_dataset:
+        return INVALID, False
+    if chosen is None and header_dataset is not None:
         try:
-            chosen = header_dataset.decode("ascii").strip() or None
+            chosen = header_dataset.decode("ascii").strip()
         except UnicodeDecodeError:
-            chosen = None
+            return INVALID, False
+        if not chosen.isdigit():
+            return INVALID, False
     if chosen is None:
         chosen = topic_map.get(topic, default)
     if chosen is None:

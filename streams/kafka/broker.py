@@ -157,7 +157,10 @@ def _free_port() -> int:
 
 
 def _port_taken(port: int) -> bool:
+    """True when a listener holds the port (a restart's lingering TIME_WAIT sockets do not
+    count: Kafka binds with SO_REUSEADDR, and so does this check)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

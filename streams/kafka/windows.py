@@ -55,7 +55,7 @@ class WindowRunner:
         to_input: Callable[[Any], InputMessage],
         *,
         max_pending: int,
-        max_unacked: int = 50_000,
+        max_unacked: int = 20_000,
         discard: Callable[[Any], None] = lambda event: None,
         on_pending: Callable[[int], None] = lambda n: None,
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -20,6 +21,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
+
+from streams.demo import demo_events
+from streams.domain.enrich import derive_event_id
 
 DATASET_A = "1000000000000001"
 DATASET_B = "1000000000000002"
@@ -253,4 +257,352 @@ def source_coords(records: Sequence[dict[str, Any]], topic: str) -> dict[tuple[i
                         out[(s["partition"], off)] = "delivered"
         elif r.get("kind") == "failure" and r["source"]["topic"] == topic:
             out[(r["source"]["partition"], r["source"]["offset"])] = r["reason"]
+    return out
+
+
+# ---- reliability helpers: inputs with known outcomes, outcome collection, the ledger --------
+
+
+def _valid_event(i: int, now: int, **over: Any) -> dict[str, Any]:
+    ev: dict[str, Any] = {
+        "dataset_id": (DATASET_A, DATASET_B)[i % 2],
+        "event_name": "Purchase",
+        "event_time": now - 30,
+        "action_source": "physical_store",
+        "event_id": f"r-{i}",
+        "user_data": {"email": f"person.{i}@example.com", "phone": "+1 650 555 1212"},
+        "custom_data": {"value": 10 + i % 100, "currency": "USD"},
+    }
+    ev.update(over)
+    return ev
+
+
+# Invalid inputs of the fault tests, by the failure reason each must produce.
+INVALID_INPUTS: dict[str, Callable[[int, int], bytes]] = {
+    "invalid_json": lambda i, now: b'{"event_name": "Purchase", broken',
+    "not_an_object": lambda i, now: b"[1, 2, 3]",
+    "missing_currency": lambda i, now: orjson.dumps(
+        _valid_event(i, now, custom_data={"value": 3.5})
+    ),
+    "event_time_too_old": lambda i, now: orjson.dumps(
+        _valid_event(i, now, event_time=now - 70 * 86400)
+    ),
+    "unknown_dataset": lambda i, now: orjson.dumps(_valid_event(i, now, dataset_id="999")),
+}
+
+
+@dataclass
+class Inputs:
+    """Produced-to-be messages with what must become of each.
+
+    `event_ids[i]` is the event_id Meta must receive for a valid input (explicit, or derived
+    by the worker from the key and the input for inputs without one); `invalid[i]` is the
+    failure reason of an invalid input."""
+
+    values: list[bytes]
+    keys: list[bytes]
+    event_ids: list[str | None]
+    invalid: dict[int, str]
+    datasets: list[str | None]
+
+
+def make_inputs(
+    n: int,
+    now: int,
+    *,
+    invalid_every: int = 97,
+    derived_every: int = 3,
+    start: int = 0,
+    datasets: Sequence[str] = (DATASET_A, DATASET_B),
+) -> Inputs:
+    """`n` inputs: every `invalid_every`-th invalid (the INVALID_INPUTS kinds in turn), every
+    `derived_every`-th valid one without an event_id (the worker derives it). Event i goes to
+    `datasets[i % len(datasets)]`."""
+    kinds = list(INVALID_INPUTS)
+    values: list[bytes] = []
+    keys: list[bytes] = []
+    ids: list[str | None] = []
+    ds: list[str | None] = []
+    invalid: dict[int, str] = {}
+    for j in range(n):
+        i = start + j
+        key = f"k{i}".encode()
+        keys.append(key)
+        if invalid_every and i % invalid_every == invalid_every - 1:
+            kind = kinds[(i // invalid_every) % len(kinds)]
+            values.append(INVALID_INPUTS[kind](i, now))
+            invalid[j] = kind
+            ids.append(None)
+            ds.append(None)
+            continue
+        ev = _valid_event(i, now, dataset_id=datasets[i % len(datasets)])
+        if derived_every and i % derived_every == 0:
+            del ev["event_id"]
+            ids.append(derive_event_id(ev, key))
+        else:
+            ids.append(ev["event_id"])
+        values.append(orjson.dumps(ev))
+        ds.append(ev["dataset_id"])
+    return Inputs(values, keys, ids, invalid, ds)
+
+
+async def produce_keyed(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None],
+    *,
+    headers: Sequence[dict[str, bytes]] | None = None,
+    max_request_size: int = 1_048_576,
+) -> list[tuple[int, int]]:
+    """Produce values (None = tombstone) with their keys; (partition, offset) of each."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_batch_size=1 << 20,
+        max_request_size=max_request_size,
+        acks="all",
+    )
+    await producer.start()
+    futs = []
+    try:
+        for i, value in enumerate(values):
+            hdrs = list((headers[i] if headers else {}).items())
+            futs.append(await producer.send(topic, value, key=keys[i], headers=hdrs))
+        mds = await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+    return [(md.partition, md.offset) for md in mds]
+
+
+async def create_topics_with(
+    bootstrap: str, topics: Topics, input_config: dict[str, str] | None = None
+) -> None:
+    """Like create_topics, with topic configs for the input topic (e.g. max.message.bytes)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(topics.input, topics.partitions, 1, topic_configs=input_config or {}),
+                NewTopic(topics.responses, topics.partitions, 1),
+                NewTopic(topics.failures, topics.partitions, 1),
+            ]
+        )
+    finally:
+        await admin.close()
+
+
+class OutcomeReader:
+    """Reads the responses and failures topics from the start, continuously, in the background
+    (no consumer group). `records` grows as the worker writes outcome records."""
+
+    def __init__(self, bootstrap: str, topics: Topics) -> None:
+        self._bootstrap = bootstrap
+        self._topics = topics
+        self.records: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> OutcomeReader:
+        self._consumer = AIOKafkaConsumer(
+            self._topics.responses,
+            self._topics.failures,
+            bootstrap_servers=self._bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=10_000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broker restart: keep reading once it is back
+                await asyncio.sleep(0.5)
+                continue
+            for records in batch.values():
+                self.records.extend(orjson.loads(r.value) for r in records if r.value)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def outcomes(self) -> dict[tuple[int, int], list[str]]:
+        return outcomes_by_coord(self.records, self._topics.input)
+
+    async def wait_covered(
+        self,
+        coords: Iterable[tuple[int, int]],
+        timeout_s: float,
+        *,
+        alive: Sequence[WorkerProcess] = (),
+    ) -> dict[tuple[int, int], list[str]]:
+        """Wait until every coord has an outcome; fail early when a worker in `alive` exits."""
+        want = set(coords)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            done = self.outcomes()
+            missing = want - set(done)
+            if not missing:
+                return done
+            for w in alive:
+                assert w.proc is not None and w.proc.poll() is None, (
+                    f"worker exited {w.proc and w.proc.returncode}:\n{w.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                tails = "\n---\n".join(w.log_tail() for w in alive)
+                raise AssertionError(
+                    f"{len(missing)} of {len(want)} inputs have no outcome after "
+                    f"{timeout_s:.0f} s (e.g. {sorted(missing)[:5]}); logs:\n{tails}"
+                )
+            await asyncio.sleep(0.5)
+
+
+def outcomes_by_coord(
+    records: Iterable[dict[str, Any]], topic: str
+) -> dict[tuple[int, int], list[str]]:
+    """(partition, offset) -> every outcome recorded for it ('delivered' or a failure reason),
+    repeated outcomes included (a replay after a fault writes them again)."""
+    out: dict[tuple[int, int], list[str]] = {}
+    for r in records:
+        if r.get("kind") == "response":
+            for s in r["sources"]:
+                if s["topic"] == topic:
+                    for off in s["offsets"]:
+                        out.setdefault((s["partition"], off), []).append("delivered")
+        elif r.get("kind") == "failure" and r["source"]["topic"] == topic:
+            coord = (r["source"]["partition"], r["source"]["offset"])
+            out.setdefault(coord, []).append(r["reason"])
+    return out
+
+
+@dataclass
+class LedgerCounts:
+    """What the ledger found (printed by check_ledger; shown with `pytest -s`)."""
+
+    inputs: int
+    delivered: int  # distinct valid inputs accepted by the sandbox
+    failed: dict[str, int]  # invalid inputs in the failures topic, by reason
+    sandbox_events: int  # events the sandbox accepted, repeats included
+    sandbox_duplicates: int  # accepted events repeating an event_id (Meta drops them)
+    repeated_outcomes: int  # outcome entries beyond one per input (replays)
+
+
+def check_ledger(
+    label: str,
+    coords: Sequence[tuple[int, int]],
+    inputs: Inputs,
+    records: Iterable[dict[str, Any]],
+    receipts: Iterable[dict[str, Any]],
+    topic: str,
+) -> LedgerCounts:
+    """Assert the at-least-once ledger and return (and print) its counts.
+
+    * every input has an outcome record: valid ones only 'delivered', invalid ones only their
+      expected failure reason (never both, never another reason);
+    * the sandbox accepted exactly the valid inputs' event_ids, each in the input's dataset;
+    * any repeated delivery carries the same event_id with the same payload (Meta's
+      deduplication absorbs it)."""
+    outcomes = outcomes_by_coord(records, topic)
+    wrong: list[str] = []
+    repeated = 0
+    for i, coord in enumerate(coords):
+        got = outcomes.get(coord)
+        want = inputs.invalid.get(i, "delivered")
+        if not got:
+            wrong.append(f"input {i} {coord}: no outcome (want {want})")
+        elif set(got) != {want}:
+            wrong.append(f"input {i} {coord}: outcomes {got} (want {want})")
+        else:
+            repeated += len(got) - 1
+    assert not wrong, f"{label}: {len(wrong)} inputs with a wrong outcome: {wrong[:10]}"
+
+    valid = {
+        inputs.event_ids[i]: inputs.datasets[i]
+        for i in range(len(coords))
+        if i not in inputs.invalid
+    }
+    assert len(valid) == len(coords) - len(inputs.invalid), f"{label}: event_ids not unique"
+    seen: dict[str, tuple[str, bytes]] = {}
+    total = dups = 0
+    unexpected: list[str] = []
+    for r in receipts:
+        total += 1
+        eid = r["event_id"]
+        body = orjson.dumps(r["payload"], option=orjson.OPT_SORT_KEYS)
+        if eid not in valid:
+            unexpected.append(str(eid))
+            continue
+        prev = seen.get(eid)
+        if prev is None:
+            seen[eid] = (r["dataset"], body)
+            continue
+        dups += 1
+        assert prev == (r["dataset"], body), (
+            f"{label}: event_id {eid} delivered twice with different content"
+        )
+    assert not unexpected, (
+        f"{label}: {len(unexpected)} events at the sandbox match no valid input "
+        f"(e.g. {unexpected[:5]}): a replay changed an event_id, or an invalid input got through"
+    )
+    missing = [eid for eid in valid if eid not in seen]
+    assert not missing, f"{label}: {len(missing)} valid inputs never reached the sandbox"
+    wrong_ds = [eid for eid, (ds, _) in seen.items() if ds != valid[eid]]
+    assert not wrong_ds, f"{label}: {len(wrong_ds)} events in the wrong dataset"
+    failed: dict[str, int] = {}
+    for reason in inputs.invalid.values():
+        failed[reason] = failed.get(reason, 0) + 1
+    counts = LedgerCounts(len(coords), len(seen), failed, total, dups, repeated)
+    print(
+        f"\n[ledger {label}] inputs={counts.inputs} delivered={counts.delivered} "
+        f"failed={sum(failed.values())} {dict(sorted(failed.items()))} "
+        f"sandbox_events={counts.sandbox_events} sandbox_duplicates={counts.sandbox_duplicates} "
+        f"repeated_outcome_records={counts.repeated_outcomes}"
+    )
+    return counts
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(current, peak) resident set size of a process in KiB, from /proc (Linux)."""
+    cur = peak = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                cur = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1])
+    return cur, peak
+
+
+def demo_inputs(n: int, now: int, seed: int = 5) -> Inputs:
+    """`n` realistic demo messages (streams.demo, native format, both datasets, ~15% invalid
+    with the reason the demo expects) as ledger inputs."""
+    out = Inputs([], [], [], {}, [])
+    for i, ev in enumerate(
+        demo_events(n, now=now, datasets=[DATASET_A, DATASET_B], seed=seed, formats=False)
+    ):
+        assert not ev.headers, "native demo events carry no headers"
+        out.values.append(ev.value)
+        out.keys.append(ev.key)
+        if ev.kind != "valid":
+            out.invalid[i] = ev.kind
+            out.event_ids.append(None)
+            out.datasets.append(None)
+            continue
+        doc = orjson.loads(ev.value)
+        eid = doc.get("event_id")
+        out.event_ids.append(str(eid) if eid is not None else derive_event_id(doc, ev.key))
+        out.datasets.append(str(doc.get("dataset_id", DATASET_A)))
     return out

@@ -1,0 +1,379 @@
+"""Fault tests: the at-least-once promise under crashes, rebalances, a broker restart, a faulty
+Graph API and a dataset's token going bad. Real broker, real worker processes, the sandbox over
+real HTTP. Every test ends with the ledger (tests.kafka.harness.check_ledger): every input is
+accepted by the sandbox (by event_id) or in the failures topic with its expected reason, the
+failures are exactly the invalid inputs, and any repeated delivery repeats the same event_id
+and payload (Meta's deduplication absorbs it). `pytest -s` prints the ledger's counts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, cast
+
+import aiohttp
+import pytest
+
+from streams.kafka import broker
+from streams.sandbox.faults import FaultConfig
+from streams.sandbox.server import SandboxServer
+from streams.settings import WorkerSettings
+from tests.kafka.harness import (
+    DATASET_A,
+    DATASET_B,
+    OutcomeReader,
+    Topics,
+    WorkerProcess,
+    check_ledger,
+    create_topics,
+    demo_inputs,
+    make_inputs,
+    produce_keyed,
+    rss_kib,
+    sandbox_events,
+    worker_env,
+)
+
+pytestmark = pytest.mark.integration
+
+# A killed worker's partitions go to the next member only once its session expires: faust's
+# default broker_session_timeout is 60 s. faust reads these variables from the environment;
+# 10 s keeps each failover short in CI (a kafka.* setting for it is proposed in the report).
+FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    async with SandboxServer(seed=7) as server:
+        yield server
+
+
+@pytest.fixture
+def topics(unique_topic: str, unique_group: str) -> Topics:
+    return Topics.unique(unique_topic, unique_group)
+
+
+def _stats(sandbox: SandboxServer) -> dict[str, Any]:
+    return cast(dict[str, Any], sandbox.state.receipts.stats())
+
+
+def _accepted(sandbox: SandboxServer, dataset: str | None = None) -> int:
+    """Events the sandbox accepted (repeats included), of one dataset or all."""
+    stats = _stats(sandbox)
+    doc = stats["totals"] if dataset is None else stats["datasets"].get(dataset, {})
+    return int(doc.get("events_accepted", 0))
+
+
+async def _wait_accepted(
+    sandbox: SandboxServer, n: int, workers: list[WorkerProcess], timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _accepted(sandbox) < n:
+        for w in workers:
+            assert w.proc is not None and w.proc.poll() is None, w.log_tail()
+        assert time.monotonic() < deadline, f"the sandbox got {_accepted(sandbox)} < {n} events"
+        await asyncio.sleep(0.1)
+
+
+async def test_sigkill_three_times_in_a_100k_run(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    sandbox.state.faults.config = FaultConfig(latency_ms=10)
+    await create_topics(kafka_bootstrap, topics)
+    n = 100_000
+    inputs = make_inputs(n, int(time.time()))
+    coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
+    env = worker_env(kafka_bootstrap, sandbox.url, topics, extra=FAST_FAILOVER)
+    kills: list[tuple[float, int]] = []
+    async with OutcomeReader(kafka_bootstrap, topics) as reader:
+        t0 = time.monotonic()
+        for k, at in enumerate((20_000, 45_000, 70_000)):
+            worker = WorkerProcess(env, tmp_path / f"w{k}.log")
+            await asyncio.to_thread(worker.start)
+            await _wait_accepted(sandbox, at, [worker], 120)
+            await asyncio.to_thread(worker.kill)
+            kills.append((round(time.monotonic() - t0, 1), _accepted(sandbox)))
+        worker = WorkerProcess(env, tmp_path / "w-last.log")
+        await asyncio.to_thread(worker.start)
+        try:
+            await reader.wait_covered(coords, 180, alive=[worker])
+        finally:
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        records = list(reader.records)
+    print(f"\nkilled at (s, events at the sandbox): {kills}; done in {time.monotonic() - t0:.0f} s")
+    counts = check_ledger(
+        "sigkill x3", coords, inputs, records, await sandbox_events(sandbox.url), topics.input
+    )
+    assert counts.delivered + sum(counts.failed.values()) == n
+
+
+async def test_two_workers_one_killed_mid_run(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    sandbox.state.faults.config = FaultConfig(latency_ms=20)
+    await create_topics(kafka_bootstrap, topics)
+    n = 20_000
+    inputs = make_inputs(n, int(time.time()))
+    env = worker_env(kafka_bootstrap, sandbox.url, topics, extra=FAST_FAILOVER)
+    first = WorkerProcess(env, tmp_path / "w1.log")
+    second = WorkerProcess(env, tmp_path / "w2.log")
+    assert first.metrics_port != second.metrics_port
+    await asyncio.to_thread(first.start)
+    await asyncio.to_thread(second.start)
+    async with OutcomeReader(kafka_bootstrap, topics) as reader:
+        try:
+            # Both members hold partitions before the input arrives.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                lags = [await asyncio.to_thread(_assigned, w) for w in (first, second)]
+                if all(lags) and sum(lags) == topics.partitions:
+                    break
+                await asyncio.sleep(0.5)
+            assert all(lags), f"not both workers got partitions: {lags}"
+            coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
+            await _wait_accepted(sandbox, n // 3, [first, second], 120)
+            consumed = await asyncio.to_thread(first.metric_sum, "capi_events_consumed_total")
+            await asyncio.to_thread(first.kill)
+            assert consumed > 0
+            await reader.wait_covered(coords, 120, alive=[second])
+            survivor = await asyncio.to_thread(second.metric_sum, "capi_events_consumed_total")
+        finally:
+            if first.proc is not None and first.proc.poll() is None:
+                await asyncio.to_thread(first.kill)
+            assert await asyncio.to_thread(second.stop) == 0, second.log_tail()
+        records = list(reader.records)
+    print(f"\nkilled worker consumed {consumed:.0f}, survivor {survivor:.0f}")
+    check_ledger(
+        "rebalance", coords, inputs, records, await sandbox_events(sandbox.url), topics.input
+    )
+    assert survivor > n - consumed  # the survivor took over the killed worker's partitions
+
+
+def _assigned(worker: WorkerProcess) -> int:
+    """Input partitions the worker reports lag for (its assignment)."""
+    return sum(1 for k in worker.metrics() if k.startswith("capi_consumer_lag{"))
+
+
+async def test_broker_restart_mid_run(
+    sandbox: SandboxServer, unique_topic: str, unique_group: str, tmp_path: Path
+) -> None:
+    """A dedicated broker (the session broker is shared) is stopped mid-run and started again
+    on the same port and data dir; the worker reconnects and finishes."""
+    data_dir = tmp_path / "kafka"
+    info = await asyncio.to_thread(broker.start_broker, port=0, data_dir=data_dir)
+    bootstrap = info.bootstrap
+    try:
+        sandbox.state.faults.config = FaultConfig(latency_ms=20)
+        topics = Topics.unique(unique_topic, unique_group)
+        await create_topics(bootstrap, topics)
+        n = 20_000
+        inputs = make_inputs(n, int(time.time()))
+        coords = await produce_keyed(bootstrap, topics.input, inputs.values, inputs.keys)
+        worker = WorkerProcess(worker_env(bootstrap, sandbox.url, topics), tmp_path / "w.log")
+        await asyncio.to_thread(worker.start)
+        try:
+            await _wait_accepted(sandbox, n // 4, [worker], 120)
+            t0 = time.monotonic()
+            await asyncio.to_thread(broker.stop_broker, data_dir)
+            at_stop = _accepted(sandbox)
+            await asyncio.sleep(5)
+            info = await asyncio.to_thread(broker.start_broker, port=info.port, data_dir=data_dir)
+            print(f"\nbroker down for {time.monotonic() - t0:.1f} s at {at_stop} events")
+            async with OutcomeReader(bootstrap, topics) as reader:
+                await reader.wait_covered(coords, 180, alive=[worker])
+                records = list(reader.records)
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        finally:
+            # Without a broker the worker does not stop on SIGTERM (see the report): kill it.
+            if worker.proc is not None and worker.proc.poll() is None:
+                await asyncio.to_thread(worker.kill)
+        check_ledger(
+            "broker restart",
+            coords,
+            inputs,
+            records,
+            await sandbox_events(sandbox.url),
+            topics.input,
+        )
+    finally:
+        await asyncio.to_thread(broker.stop_broker, data_dir)
+
+
+async def test_faulty_graph_api_for_a_whole_run(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    """10% 5xx, 5% throttling, 2% hangs beyond the client timeout (2 s), 1% connection resets,
+    on every request of the run, with the default retry policy."""
+    sandbox.state.faults.config = FaultConfig(
+        http_5xx=0.10,
+        http_5xx_statuses=(500, 502, 503, 504),
+        throttle=0.05,
+        throttle_codes=(4, 17, 80004),
+        hang=0.02,
+        hang_seconds=5,
+        reset=0.01,
+        latency_ms=5,
+    )
+    await create_topics(kafka_bootstrap, topics)
+    n = 20_000
+    inputs = make_inputs(n, int(time.time()))
+    coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
+    env = worker_env(
+        kafka_bootstrap,
+        sandbox.url,
+        topics,
+        extra={"CAPI_DATASETS__0__MAX_EVENTS": "50", "CAPI_DATASETS__1__MAX_EVENTS": "50"},
+    )
+    env.pop("CAPI_GRAPH__MAX_ATTEMPTS", None)
+    worker = WorkerProcess(env, tmp_path / "w.log")
+    async with OutcomeReader(kafka_bootstrap, topics) as reader:
+        await asyncio.to_thread(worker.start)
+        try:
+            await reader.wait_covered(coords, 240, alive=[worker])
+            retries = await asyncio.to_thread(worker.metric_sum, "capi_retries_total")
+            throttles = await asyncio.to_thread(worker.metric_sum, "capi_throttle_pauses_total")
+        finally:
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        records = list(reader.records)
+    faults = _stats(sandbox)["totals"]["faults"]
+    print(f"\nfaults injected: {faults}; retries={retries:.0f} throttle pauses={throttles:.0f}")
+    assert {"http_5xx", "throttle", "hang", "reset"} <= set(faults), faults
+    assert retries >= faults["http_5xx"] + faults["hang"] + faults["reset"]
+    counts = check_ledger(
+        "graph faults", coords, inputs, records, await sandbox_events(sandbox.url), topics.input
+    )
+    assert "retries_exhausted" not in counts.failed
+
+
+async def _set_token_invalid(url: str, dataset: str, invalid: bool) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/_sandbox/datasets/{dataset}/token-invalid", json={"invalid": invalid}
+        ) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+
+
+async def _token_hold(
+    bootstrap: str,
+    sandbox: SandboxServer,
+    topics: Topics,
+    tmp_path: Path,
+    n: int,
+    label: str,
+    flow_timeout_s: float,
+) -> None:
+    """Dataset B's token is invalid (190/460) from the start; a backlog of `n` inputs (half A,
+    half B, sharing partitions) is consumed. While B is held (gauge 1, probes continue), every
+    A event must reach the sandbox, no B event may, and none may be in the failures topic.
+    Then the token works again: all of B's events flow, and the ledger holds."""
+    await create_topics(bootstrap, topics)
+    inputs = make_inputs(n, int(time.time()))
+    b_ids = {e for e, ds in zip(inputs.event_ids, inputs.datasets, strict=True) if ds == DATASET_B}
+    a_count = sum(1 for ds in inputs.datasets if ds == DATASET_A)
+    await _set_token_invalid(sandbox.url, DATASET_B, True)
+    coords = await produce_keyed(bootstrap, topics.input, inputs.values, inputs.keys)
+    env = worker_env(
+        bootstrap, sandbox.url, topics, extra={"CAPI_GRAPH__CONFIG_RETRY_SECONDS": "0.5"}
+    )
+    worker = WorkerProcess(env, tmp_path / "w.log")
+    paused = "capi_dataset_paused{dataset=%s}"
+    async with OutcomeReader(bootstrap, topics) as reader:
+        await asyncio.to_thread(worker.start)
+        try:
+            deadline = time.monotonic() + flow_timeout_s
+            while _accepted(sandbox, DATASET_A) < a_count:
+                if time.monotonic() > deadline:
+                    m = await asyncio.to_thread(worker.metrics)
+                    pytest.fail(
+                        f"while {DATASET_B} is held, {DATASET_A} stalled: "
+                        f"{_accepted(sandbox, DATASET_A)} of {a_count} delivered; "
+                        f"windows pending {m['capi_windows_pending']:.0f}; consumed "
+                        f"{m['capi_events_consumed_total{topic=' + topics.input + '}']:.0f} of {n}"
+                    )
+                await asyncio.sleep(0.2)
+            metrics = await asyncio.to_thread(worker.metrics)
+            assert metrics[paused % DATASET_B] == 1
+            assert metrics[paused % DATASET_A] == 0
+            assert _accepted(sandbox, DATASET_B) == 0
+            await asyncio.sleep(3)  # held a while longer: still held, still not failed
+            rejected = _stats(sandbox)["datasets"][DATASET_B]["rejected_requests"]
+            assert sum(rejected.values()) >= 3, rejected  # the worker kept probing
+            assert (await asyncio.to_thread(worker.metrics))[paused % DATASET_B] == 1
+            assert not [
+                r for r in reader.records if r["kind"] == "failure" and r.get("event_id") in b_ids
+            ]
+            await _set_token_invalid(sandbox.url, DATASET_B, False)
+            await reader.wait_covered(coords, 90, alive=[worker])
+            assert (await asyncio.to_thread(worker.metrics))[paused % DATASET_B] == 0
+        finally:
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        records = list(reader.records)
+    counts = check_ledger(
+        label, coords, inputs, records, await sandbox_events(sandbox.url), topics.input
+    )
+    assert counts.delivered == n - len(inputs.invalid)
+
+
+async def test_invalid_token_holds_one_dataset_while_the_other_flows(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    """A backlog that fits in the worker's pending windows (worker.max_pending_windows)."""
+    await _token_hold(kafka_bootstrap, sandbox, topics, tmp_path, 2_000, "token invalid", 60)
+
+
+async def test_invalid_token_long_hold_does_not_stall_other_datasets(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    """A backlog far larger than the pending windows hold (10,000 events): the other dataset
+    must keep flowing for as long as the hold lasts."""
+    await _token_hold(kafka_bootstrap, sandbox, topics, tmp_path, 10_000, "token long hold", 30)
+
+
+# Peak resident memory allowed to one worker draining a large backlog of realistic events
+# (streams.demo). Measured on the 2-core machine with benchmarks/memory_soak.py: 131 MB draining
+# 1,000,000 events. With a dataset held (invalid token) the worker keeps up to
+# worker.max_unacked_events (50,000) unacked: 304 MB here (200,000 events) and 327 MB with
+# 1,000,000, because a held batch keeps its whole window alive (Pipeline._deliver_batch gets
+# the window's `accepted` and `messages`; see the reliability report). With that fixed the
+# same runs peak at 244 MB and 261 MB, and this bound can drop to the 300 MB aimed for.
+RSS_BOUND_MB = 350
+
+
+async def test_memory_stays_bounded_with_a_large_backlog(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    """A 200,000-event backlog; dataset B is held (invalid token) for the first 20 s, so the
+    worker keeps as many events unacked as it may (worker.max_unacked_events), then drains.
+    The worker's peak RSS (the kernel's high-water mark) stays under RSS_BOUND_MB."""
+    await create_topics(kafka_bootstrap, topics)
+    n = 200_000
+    inputs = demo_inputs(n, int(time.time()))
+    coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
+    await _set_token_invalid(sandbox.url, DATASET_B, True)
+    worker = WorkerProcess(worker_env(kafka_bootstrap, sandbox.url, topics), tmp_path / "w.log")
+    async with OutcomeReader(kafka_bootstrap, topics) as reader:
+        await asyncio.to_thread(worker.start)
+        assert worker.proc is not None
+        pid = worker.proc.pid
+        try:
+            await asyncio.sleep(20)
+            consumed_held = await asyncio.to_thread(worker.metric_sum, "capi_events_consumed_total")
+            held_peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
+            await _set_token_invalid(sandbox.url, DATASET_B, False)
+            await reader.wait_covered(coords, 240, alive=[worker])
+            peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
+        finally:
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        records = list(reader.records)
+    print(
+        f"\nworker peak RSS {peak:.0f} MB (bound {RSS_BOUND_MB} MB); {held_peak:.0f} MB after "
+        f"20 s with {DATASET_B} held ({consumed_held:.0f} of {n} consumed)"
+    )
+    # The hold filled the unacked bound and consumption waited (it is not the backlog's end).
+    assert 0.8 * WorkerSettings().max_unacked_events <= consumed_held < n
+    assert peak <= RSS_BOUND_MB, f"peak RSS {peak:.0f} MB"
+    check_ledger("memory", coords, inputs, records, await sandbox_events(sandbox.url), topics.input)
