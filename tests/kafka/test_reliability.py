@@ -148,7 +148,7 @@ async def test_two_workers_one_killed_mid_run(
     check_ledger(
         "rebalance", coords, inputs, records, await sandbox_events(sandbox.url), topics.input
     )
-    assert survivor > n - consumed  # the survivor took over the killed worker's partitions
+    assert survivor >= n - consumed  # the survivor took over the killed worker's partitions
 
 
 def _assigned(worker: WorkerProcess) -> int:
@@ -334,13 +334,11 @@ async def test_invalid_token_long_hold_does_not_stall_other_datasets(
 
 
 # Peak resident memory allowed to one worker draining a large backlog of realistic events
-# (streams.demo). Measured on the 2-core machine with benchmarks/memory_soak.py: 131 MB draining
-# 1,000,000 events. With a dataset held (invalid token) the worker keeps up to
-# worker.max_unacked_events (50,000) unacked: 304 MB here (200,000 events) and 327 MB with
-# 1,000,000, because a held batch keeps its whole window alive (Pipeline._deliver_batch gets
-# the window's `accepted` and `messages`; see the reliability report). With that fixed the
-# same runs peak at 244 MB and 261 MB, and this bound can drop to the 300 MB aimed for.
-RSS_BOUND_MB = 350
+# (streams.demo). Measured on the 2-core machine (benchmarks/memory_soak.py): 131 MB draining
+# 1,000,000 events; with a dataset held by an invalid token, so that the worker keeps
+# worker.max_unacked_events (20,000) unacked, 192 MB (200,000 events, this test) and 194 MB
+# (1,000,000 events, held for 45 s).
+RSS_BOUND_MB = 300
 
 
 async def test_memory_stays_bounded_with_a_large_backlog(
