@@ -135,7 +135,7 @@ class WindowRunner:
                 later = asyncio.create_task(self._settle_later(result.later, waiting))
                 self._later.add(later)
                 later.add_done_callback(self._later.discard)
-            await self._pump({_tp(ev) for ev in events})
+            await self._pump(list(dict.fromkeys(_tp(ev) for ev in events)))
             self._on_pending(self._queue.qsize())
 
     def _enqueue(self, events: Sequence[Any], result: WindowResult) -> list[_Entry]:
@@ -165,14 +165,15 @@ class WindowRunner:
             result = WindowResult(frozenset(p for _, p in waiting), 0, 0)
         for entry, pos in waiting:
             entry.state = _HELD if pos in result.held else _DONE
-        await self._pump({_tp(entry.event) for entry, _ in waiting})
+        await self._pump(list(dict.fromkeys(_tp(entry.event) for entry, _ in waiting)))
 
-    async def _pump(self, partitions: set[tuple[str, int]]) -> None:
-        """Ack each partition's queue from its head, as far as the events are done."""
+    async def _pump(self, partitions: list[tuple[str, int]]) -> None:
+        """Ack each partition's queue from its head, as far as the events are done
+        (partitions in the order given: the order they appear in the window)."""
         async with self._pumping:
             await self._pump_locked(partitions)
 
-    async def _pump_locked(self, partitions: set[tuple[str, int]]) -> None:
+    async def _pump_locked(self, partitions: list[tuple[str, int]]) -> None:
         for tp in partitions:
             queue = self._partitions.get(tp)
             while queue:
