@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import orjson
 
 from streams.capi.delivery import Deliverer, DeliveryResult
-from streams.domain.batching import BatchLimits, plan_batches
+from streams.domain.batching import BatchLimits, PlannedBatch, plan_batches
 from streams.domain.formats import UnmappedAction, map_message
 from streams.domain.records import (
     GraphErrorInfo,
@@ -196,12 +196,14 @@ class Pipeline:
             ((i, a.dataset, len(orjson.dumps(a.event))) for i, a in enumerate(accepted)),
             self._limits,
         )
-        tasks = {
-            asyncio.create_task(
-                self._deliver_batch(b.dataset_id, b.items, accepted, messages, now)
-            ): b
-            for b in batches
-        }
+        # Each batch task keeps only its own events and coordinates: a batch held for a
+        # configuration error must not keep the whole window (raw messages included) alive.
+        tasks: dict[asyncio.Task[_BatchResult], PlannedBatch] = {}
+        for b in batches:
+            items = [accepted[i] for i in b.items]
+            sources = [messages[a.pos].source for a in items]
+            task = asyncio.create_task(self._deliver_batch(b.dataset_id, items, sources, now))
+            tasks[task] = b
         # Step 3: wait for every batch, except those of datasets held for a configuration error:
         # they finish later (`WindowResult.later`) so other datasets keep flowing meanwhile.
         pending = set(tasks)
@@ -260,18 +262,17 @@ class Pipeline:
     async def _deliver_batch(
         self,
         dataset: str,
-        positions: Sequence[int],
-        accepted: Sequence[_Accepted],
-        messages: Sequence[InputMessage],
+        items: Sequence[_Accepted],
+        sources: Sequence[SourceRef],
         now: float,
     ) -> _BatchResult:
-        """Deliver one planned batch and queue its outcome records."""
-        items = [accepted[i] for i in positions]
+        """Deliver one planned batch (`sources[i]` is where `items[i]` came from) and queue
+        its outcome records."""
         res = await self._deliverer.deliver(
             dataset, self._tokens[dataset], [a.event for a in items], self._test_codes[dataset]
         )
         acks: list[Awaitable[Any]] = []
-        delivered = await self._record_delivery(res, items, messages, now, acks)
+        delivered = await self._record_delivery(res, items, sources, now, acks)
         return _BatchResult(
             acks=acks,
             delivered=delivered,
@@ -326,7 +327,7 @@ class Pipeline:
         self,
         res: DeliveryResult,
         items: Sequence[_Accepted],
-        messages: Sequence[InputMessage],
+        sources: Sequence[SourceRef],
         now: float,
         acks: list[Awaitable[Any]],
     ) -> int:
@@ -334,7 +335,7 @@ class Pipeline:
         delivered = 0
         test_code = self._test_codes.get(dataset)
         for req in res.delivered:
-            sent = [items[i] for i in req.indices]
+            sent = [(items[i], sources[i]) for i in req.indices]
             parts = [sent]
             while True:
                 values = [
@@ -344,8 +345,8 @@ class Pipeline:
                             events_received=req.events_received,
                             fbtrace_id=req.fbtrace_id,
                             messages=req.messages,
-                            event_ids=[a.event_id for a in part],
-                            sources=[messages[a.pos].source for a in part],
+                            event_ids=[a.event_id for a, _ in part],
+                            sources=[src for _, src in part],
                             attempts=req.attempts,
                             latency_s=req.latency_s,
                             now=now,
@@ -360,14 +361,14 @@ class Pipeline:
                 # Long event ids: Kafka would refuse one record; split the request's record.
                 n = len(parts) * 2
                 parts = [sent[k::n] for k in range(n) if sent[k::n]]
-                parts.sort(key=lambda p: p[0].pos)
+                parts.sort(key=lambda p: p[0][0].pos)
             for value in values:
                 acks.append(
                     await self._emit_bytes(
                         self._responses_topic, dataset.encode(), value, "response"
                     )
                 )
-            self._metrics.on_delivered(dataset, (a.event for a in sent), len(sent), now)
+            self._metrics.on_delivered(dataset, (a.event for a, _ in sent), len(sent), now)
             delivered += len(sent)
         for f in res.failures:
             a = items[f.index]
@@ -376,7 +377,7 @@ class Pipeline:
                 await self._fail(
                     f.reason,
                     None,
-                    messages[a.pos].source,
+                    sources[f.index],
                     now,
                     dataset=dataset,
                     event=a.event,

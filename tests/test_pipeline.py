@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -264,6 +266,40 @@ async def test_a_held_dataset_does_not_hold_the_other_datasets_of_its_window() -
     assert sorted(i for r in sink.of("response") for i in r["event_ids"]) == [
         f"n-{i}" for i in range(6)
     ]
+
+
+async def test_a_held_batch_keeps_only_its_own_events_alive_not_the_window() -> None:
+    class Window(list[InputMessage]):
+        """A list that can be weakly referenced, to see when the window is freed."""
+
+    class TokenError(FakeSender):
+        async def post_events(
+            self,
+            dataset_id: str,
+            token: str,
+            events: Sequence[Mapping[str, object]],
+            test_event_code: str | None = None,
+        ) -> GraphReply:
+            if dataset_id == DS_B:
+                body = {"error": {"code": 190, "type": "OAuthException", "fbtrace_id": "t"}}
+                return GraphReply(400, orjson.dumps(body), {}, 0.001)
+            return await super().post_events(dataset_id, token, events, test_event_code)
+
+    pipeline, deliverer, _ = _pipeline(_settings(), TokenError(), ListSink())
+    pipeline._hold_check_s = 0.02
+    deliverer._cfg = type(deliverer._cfg)(config_retry_s=0.05)
+    msgs = Window(_msg(i, _native(i, dataset_id=(DS_A, DS_B)[i % 2])) for i in range(6))
+    alive = weakref.ref(msgs)
+    result = await asyncio.wait_for(pipeline.process(msgs), 5)
+    assert result.later is not None and result.waiting == frozenset({1, 3, 5})
+    del msgs
+    await asyncio.sleep(0.1)  # the held batch retries meanwhile
+    gc.collect()
+    assert not result.later.done()
+    assert alive() is None, "the held batch keeps the whole window alive"
+    deliverer.stop()
+    later = await asyncio.wait_for(result.later, 5)
+    assert later.held == frozenset({1, 3, 5})
 
 
 async def test_a_failure_record_too_large_for_kafka_leaves_the_event_out() -> None:
