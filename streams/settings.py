@@ -78,6 +78,7 @@ class KafkaSettings:
     consumer_group: str = "capi-streams"
     topic_partitions: int = 4
     max_message_bytes: int = 1_000_000
+    session_timeout_seconds: float = 30.0  # a dead worker's partitions move after this
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class WorkerSettings:
     max_pending_windows: int = 16  # windows processed at once
     max_unacked_events: int = 20_000  # taken but not acked (behind a held dataset): memory bound
     rebalance_grace_seconds: float = 10.0  # then a rebalance releases held datasets
+    shutdown_timeout_seconds: float = 30.0  # SIGTERM: exit 75 without committing after this
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -426,6 +428,13 @@ def _check(s: Settings) -> None:
         raise ConfigError("graph.max_attempts: expected >= 1")
     if not 0 < s.metrics.port < 65536 and s.metrics.port != 0:
         raise ConfigError("metrics.port: expected a TCP port")
+    if not 6 <= s.kafka.session_timeout_seconds <= 300:
+        raise ConfigError(
+            "kafka.session_timeout_seconds: expected 6..300 (the broker's default "
+            "group.min/max.session.timeout.ms allow 6 s..30 min)"
+        )
+    if s.worker.shutdown_timeout_seconds <= 0:
+        raise ConfigError("worker.shutdown_timeout_seconds: expected > 0")
     if s.worker.take_max < 1:
         raise ConfigError("worker.take_max: expected >= 1")
     if s.quality.interval_seconds <= 0 or s.quality.timeout_seconds <= 0:

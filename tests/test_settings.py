@@ -84,6 +84,12 @@ def test_environment_overrides_every_section(tmp_path: Path) -> None:
         ("", {"CAPI_DATASETS__X__ID": "1"}, "CAPI_DATASETS__<index>__<KEY>"),
         ("[kafka\n", {}, "not valid TOML"),
         ("[formats]\nformat = 'segmnt'\n", {}, "formats.format"),
+        ("[kafka]\nsession_timeout_seconds = 2\n", {}, "kafka.session_timeout_seconds: expected 6"),
+        (
+            "",
+            {"CAPI_WORKER__SHUTDOWN_TIMEOUT_SECONDS": "0"},
+            "worker.shutdown_timeout_seconds: expected > 0",
+        ),
     ],
 )
 def test_errors_name_the_key_and_what_is_expected(

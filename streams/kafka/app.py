@@ -25,6 +25,7 @@ from streams.capi.delivery import Deliverer, DeliveryConfig
 from streams.capi.quality import DatasetQualityClient
 from streams.domain.records import SourceRef
 from streams.domain.retry import RetryPolicy
+from streams.kafka import metadata_backoff
 from streams.kafka.windows import WindowRunner
 from streams.observability.emq import EmqPoller
 from streams.observability.metrics import Metrics
@@ -40,8 +41,7 @@ class _FaustSink:
     """RecordSink over faust topics: `send` queues the record, the returned future resolves
     when Kafka acknowledged it (producer acks=all)."""
 
-    def __init__(self, app: faust.App, topics: dict[str, Any]) -> None:
-        self._app = app
+    def __init__(self, topics: dict[str, Any]) -> None:
         self._topics = topics
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
@@ -163,9 +163,17 @@ def create_app(
         raise ValueError("kafka.bootstrap_servers is empty")
     data = datadir or Path(tempfile.gettempdir()) / "capi-streams" / k.consumer_group
     data.parent.mkdir(parents=True, exist_ok=True)
+    metadata_backoff.install()
+    session_s = k.session_timeout_seconds
     app = CapiApp(
         k.consumer_group,
+        # faust reads un-prefixed variables (PRODUCER_ACKS, BROKER_URL, ...) from the
+        # environment and lets them override the settings below: our settings are the only source.
+        env={},
         broker=_broker_urls(k.bootstrap_servers),
+        broker_session_timeout=session_s,
+        broker_heartbeat_interval=min(3.0, max(0.5, session_s / 10)),
+        broker_request_timeout=max(90.0, session_s + 10),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -244,7 +252,7 @@ def create_app(
         )
         for name in (k.responses_topic, k.failures_topic)
     }
-    pipeline = Pipeline(settings, deliverer, _FaustSink(app, outputs), metrics, clock=time.time)
+    pipeline = Pipeline(settings, deliverer, _FaustSink(outputs), metrics, clock=time.time)
 
     # A window closes when full or after the shortest wait any dataset allows.
     window_s = min([w.take_within_ms, *(d.max_wait_ms for d in settings.datasets)]) / 1000

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
+import threading
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
@@ -14,9 +18,42 @@ from streams.kafka.topics import ensure_topics
 from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
 
-__all__ = ["check_ready", "run_worker"]
+__all__ = ["EXIT_ABANDONED", "check_ready", "run_worker"]
 
 logger = logging.getLogger(__name__)
+
+#: Exit status when a stop took longer than worker.shutdown_timeout_seconds (EX_TEMPFAIL):
+#: nothing more was committed; the uncommitted events are consumed again by the group.
+EXIT_ABANDONED = 75
+
+
+class _Worker(faust.Worker):
+    """faust's Worker with a bound on how long a signalled stop may take.
+
+    faust waits for in-flight sends and a final commit; with the broker down that wait has no
+    end. At-least-once does not need it: whatever is not committed is consumed again. So the
+    first SIGTERM/SIGINT arms a watchdog thread that ends the process after the timeout.
+    """
+
+    capi_shutdown_timeout_s: float = 30.0
+    _capi_watchdog: threading.Timer | None = None
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        if self._capi_watchdog is None:
+            self._capi_watchdog = threading.Timer(self.capi_shutdown_timeout_s, _abandon)
+            self._capi_watchdog.daemon = True
+            self._capi_watchdog.start()
+        super()._schedule_shutdown(signal)
+
+
+def _abandon(*_: Any) -> None:
+    logger.error(
+        "stop did not finish within worker.shutdown_timeout_seconds: exiting without "
+        "committing (the uncommitted events will be consumed again)"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_ABANDONED)
 
 
 def check_ready(settings: Settings) -> None:
@@ -49,7 +86,7 @@ def run_worker(settings: Settings) -> int:
     port = server.server_port
     app = create_app(settings, registry=registry)
     secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
-    worker = faust.Worker(
+    worker = _Worker(
         app,
         loglevel=settings.worker.log_level,
         logging_config=logging_config(
@@ -58,6 +95,7 @@ def run_worker(settings: Settings) -> int:
         quiet=True,
         redirect_stdouts=False,
     )
+    worker.capi_shutdown_timeout_s = settings.worker.shutdown_timeout_seconds
     print(
         f"capi-streams worker: group={settings.kafka.consumer_group} "
         f"inputs={','.join(settings.kafka.input_topics)} metrics=http://{settings.metrics.host}:{port}/metrics",

@@ -15,10 +15,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["JsonFormatter", "RedactionFilter", "logging_config", "redact"]
+__all__ = ["JsonFormatter", "LibraryLogFilter", "RedactionFilter", "logging_config", "redact"]
+
+#: Library loggers whose repeated records are thinned out (a broker outage makes aiokafka log
+#: the same connection error many times a second).
+LIBRARY_LOGGERS = ("aiokafka", "kafka", "faust", "mode")
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w.])\+\d[\d ()./-]{6,}\d")
@@ -75,6 +79,58 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+class LibraryLogFilter(logging.Filter):
+    """Thins out the library loggers under `prefixes`: one record per (logger, level, message
+    template) every `window_s` (the next one that passes says how many were suppressed), and
+    messages cut to `max_chars` (faust lists every waited-for message in one line). Our own
+    loggers pass untouched."""
+
+    def __init__(
+        self,
+        prefixes: Iterable[str] = LIBRARY_LOGGERS,
+        window_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 1000,
+        max_chars: int = 2000,
+    ) -> None:
+        super().__init__()
+        self._prefixes = tuple(prefixes)
+        self._window_s = window_s
+        self._clock = clock
+        self._max_keys = max_keys
+        self._max_chars = max_chars
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [passed_at, count]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if not any(name == p or name.startswith(p + ".") for p in self._prefixes):
+            return True
+        key = (name, record.levelno, str(record.msg))
+        now = self._clock()
+        entry = self._seen.get(key)
+        if entry is not None and now - entry[0] < self._window_s:
+            entry[1] += 1
+            return False
+        if entry is None and len(self._seen) >= self._max_keys:
+            self._seen.clear()
+        suppressed = int(entry[1]) if entry is not None else 0
+        self._seen[key] = [now, 0]
+        note = ""
+        if suppressed:
+            note = f" [{suppressed} similar records suppressed in the last {self._window_s:g} s]"
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        if len(message) > self._max_chars:
+            note = f" [{len(message) - self._max_chars} characters cut]{note}"
+            message = message[: self._max_chars]
+        if note:
+            record.msg = message + note
+            record.args = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg (+ exc)."""
 
@@ -100,14 +156,17 @@ def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[st
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactionFilter, "secrets": list(secrets)}},
+        "filters": {
+            "library": {"()": LibraryLogFilter},
+            "redact": {"()": RedactionFilter, "secrets": list(secrets)},
+        },
         "formatters": {"main": formatter},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "main",
-                "filters": ["redact"],
+                "filters": ["library", "redact"],  # library first: it keys on templates
             }
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},

@@ -9,7 +9,7 @@ import logging.config
 
 import pytest
 
-from streams.observability.logging import logging_config, redact
+from streams.observability.logging import LibraryLogFilter, logging_config, redact
 
 TOKEN = "EAABsbCS1iHgBAKZCZBx0sLsecretTOKEN123"
 
@@ -60,3 +60,40 @@ def test_configured_logging_redacts_messages_args_and_exceptions(fmt: str) -> No
     else:
         assert "level=INFO logger=streams.test" in out
     logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _record(name: str, msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+
+def test_library_filter_thins_repeats_per_template_and_counts_them() -> None:
+    clock = _Clock()
+    f = LibraryLogFilter(window_s=10.0, clock=clock)
+    template = "Unable connect to node with id %s: %r"
+    passed = [f.filter(_record("aiokafka", template, 1, OSError(i))) for i in range(500)]
+    assert passed.count(True) == 1  # the first; 499 held back within the window
+    assert f.filter(_record("aiokafka", "Unable to update metadata from %s", [1]))  # other text
+    clock.now = 10.5
+    again = _record("aiokafka", template, 1, OSError("x"))
+    assert f.filter(again)
+    assert again.getMessage().endswith("[499 similar records suppressed in the last 10 s]")
+
+
+def test_library_filter_leaves_our_loggers_alone_and_cuts_long_library_lines() -> None:
+    f = LibraryLogFilter(max_chars=100)
+    ours = [_record("streams.pipeline", "window failed events=%d", i) for i in range(50)]
+    assert all(f.filter(r) for r in ours)
+    assert ours[-1].getMessage() == "window failed events=49"
+    long = _record("faust.transport.consumer", "wait_empty: Waiting for tasks %s", "x" * 5000)
+    assert f.filter(long)
+    text = long.getMessage()
+    assert len(text) < 150 and "characters cut]" in text
+    assert f.filter(_record("mode.services", "x")) and f.filter(_record("aiokafkaX", "y"))
