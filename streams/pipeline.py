@@ -100,6 +100,7 @@ class _Accepted:
     event: dict[str, Any]
     event_id: str
     event_name: str
+    size: int  # bytes of the event as sent
 
 
 class Pipeline:
@@ -126,6 +127,7 @@ class Pipeline:
             d.id: BatchLimits(max_events=d.max_events, max_bytes=d.max_bytes)
             for d in settings.datasets
         }
+        self._max_event_bytes = {d.id: d.max_event_bytes for d in settings.datasets}
         self._tokens = {d.id: d.token.reveal() if d.token else "" for d in settings.datasets}
         self._test_codes = {d.id: d.test_event_code for d in settings.datasets}
         self._known = frozenset(self._policies)
@@ -193,7 +195,7 @@ class Pipeline:
             m.consumed.labels(topic).inc(count)
 
         batches = plan_batches(
-            ((i, a.dataset, len(orjson.dumps(a.event))) for i, a in enumerate(accepted)),
+            ((i, a.dataset, a.size) for i, a in enumerate(accepted)),
             self._limits,
         )
         # Each batch task keeps only its own events and coordinates: a batch held for a
@@ -320,7 +322,27 @@ class Pipeline:
                 )
             )
             return 1
-        accepted.append(_Accepted(pos, dataset, result.event, result.event_id, result.event_name))
+        size = len(orjson.dumps(result.event))
+        if size > self._max_event_bytes[dataset]:
+            # Meta documents no size limit per event; a bound keeps one giant event (huge
+            # strings, thousands of contents) from filling requests. Its failure record omits
+            # the event when the record itself would be too large for Kafka.
+            acks.append(
+                await self._fail(
+                    PipelineReason.EVENT_TOO_LARGE,
+                    None,
+                    msg.source,
+                    now,
+                    dataset=dataset,
+                    event=result.event,
+                    event_id=result.event_id,
+                    event_name=result.event_name,
+                )
+            )
+            return 1
+        accepted.append(
+            _Accepted(pos, dataset, result.event, result.event_id, result.event_name, size)
+        )
         return 0
 
     async def _record_delivery(

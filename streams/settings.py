@@ -109,6 +109,7 @@ class DatasetSettings:
     max_events: int = 1000
     max_wait_ms: int = 500
     max_bytes: int = 4_000_000
+    max_event_bytes: int = 262_144  # one event as sent; larger ones fail with event_too_large
     max_future_skew_seconds: int = 60
 
     def policy(self) -> DatasetPolicy:
@@ -204,6 +205,7 @@ _DATASET_KEYS = {
     "max_events": int,
     "max_wait_ms": int,
     "max_bytes": int,
+    "max_event_bytes": int,
     "max_future_skew_seconds": int,
 }
 _ACTION_SOURCES = frozenset(
@@ -330,6 +332,8 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
         kwargs["default_country"] = country.lower()
     if not 1 <= kwargs.get("max_events", 1000) <= 1000:
         raise ConfigError(f"{where}.max_events: expected 1..1000 (Meta's limit per request)")
+    if not 1_000 <= kwargs.get("max_event_bytes", 262_144) <= kwargs.get("max_bytes", 4_000_000):
+        raise ConfigError(f"{where}.max_event_bytes: expected 1000..max_bytes")
     if kwargs.get("max_wait_ms", 500) < 0:
         raise ConfigError(f"{where}.max_wait_ms: expected >= 0")
     if kwargs.get("ldu_country") not in (None, 0, 1):

@@ -302,6 +302,26 @@ async def test_a_held_batch_keeps_only_its_own_events_alive_not_the_window() -> 
     assert later.held == frozenset({1, 3, 5})
 
 
+async def test_an_event_over_max_event_bytes_fails_and_its_neighbours_flow() -> None:
+    sender, sink = FakeSender(), ListSink()
+    settings = _settings()
+    pipeline, _, _ = _pipeline(settings, sender, sink)
+    limit = settings.datasets[0].max_event_bytes
+    big = {"value": 5, "currency": "USD", "note": "n" * limit}
+    near_limit = {"value": 5, "currency": "USD", "note": "n" * (limit - 1000)}
+    msgs = [
+        _msg(0, _native(0)),
+        _msg(1, _native(1, custom_data=big)),
+        _msg(2, _native(2, custom_data=near_limit, event_name="L" * 256)),
+    ]
+    result = await pipeline.process(msgs)
+    assert (result.delivered, result.failed) == (2, 1)
+    [failure] = sink.of("failure")
+    assert failure["reason"] == "event_too_large" and failure["event_id"] == "n-1"
+    assert failure["source"]["offset"] == 1
+    assert sorted(i for r in sink.of("response") for i in r["event_ids"]) == ["n-0", "n-2"]
+
+
 async def test_a_failure_record_too_large_for_kafka_leaves_the_event_out() -> None:
     sink = ListSink()
     pipeline, _, _ = _pipeline(_settings(), FakeSender(), sink)

@@ -34,6 +34,7 @@ class PipelineReason(StrEnum):
 
     UNKNOWN_DATASET = "unknown_dataset"  # the event names no configured dataset
     MESSAGE_TOO_LARGE = "message_too_large"  # the Kafka message is over kafka.max_message_bytes
+    EVENT_TOO_LARGE = "event_too_large"  # the event as sent is over datasets[].max_event_bytes
     EMPTY_MESSAGE = "empty_message"  # a record with no value (tombstone)
     GRAPH_REJECTED = "graph_rejected"  # Meta refused the event (isolated by bisection)
     RETRIES_EXHAUSTED = "retries_exhausted"  # transient errors outlasted the retry policy

@@ -35,6 +35,7 @@ from streams.domain.model import (
 )
 from streams.domain.normalize import Dropped, hash_user_data_report
 from streams.domain.validate import (
+    MAX_EVENT_NAME_CHARS,
     OPTIONAL_FIELDS,
     Accepted,
     Invalid,
@@ -140,7 +141,7 @@ def transform(
 
     raw_name = get("event_name")
     name: str | None = raw_name.strip() if type(raw_name) is str else None
-    if name:
+    if name and len(name) <= MAX_EVENT_NAME_CHARS:
         out["event_name"] = name
     else:
         name = None

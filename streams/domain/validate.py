@@ -53,6 +53,7 @@ from streams.domain.model import (
 from streams.domain.normalize import Dropped
 
 __all__ = [
+    "MAX_EVENT_NAME_CHARS",
     "OPTIONAL_FIELDS",
     "Accepted",
     "Invalid",
@@ -82,7 +83,7 @@ class RejectReason(StrEnum):
     INVALID_JSON = "invalid_json"  # the raw record is not UTF-8 JSON
     NOT_AN_OBJECT = "not_an_object"  # the JSON value is not an object
     MISSING_EVENT_NAME = "missing_event_name"  # event_name absent or empty
-    INVALID_EVENT_NAME = "invalid_event_name"  # event_name is not a string
+    INVALID_EVENT_NAME = "invalid_event_name"  # not a string, or over 256 characters
     MISSING_EVENT_TIME = "missing_event_time"  # event_time absent
     INVALID_EVENT_TIME = "invalid_event_time"  # not seconds/ms/ISO-8601 (bool, NaN, negative...)
     EVENT_TIME_TOO_OLD = "event_time_too_old"  # older than 7 days (62 for physical_store)
@@ -146,6 +147,8 @@ class Rejected:
 # ---------------------------------------------------------------- scalar coercion helpers
 
 _R = RejectReason
+#: Longest event_name accepted (Meta documents none; standard names are a few words).
+MAX_EVENT_NAME_CHARS: Final = 256
 _MIN_INT: Final = -(2**63)
 _MAX_INT: Final = 2**64 - 1  # orjson serializes integers up to u64
 _MAX_DEPTH: Final = 16
@@ -283,6 +286,8 @@ def event_name(value: object) -> str:
     name = value.strip()
     if not name:
         raise Invalid(_R.MISSING_EVENT_NAME, "event_name")
+    if len(name) > MAX_EVENT_NAME_CHARS:
+        raise Invalid(_R.INVALID_EVENT_NAME, "event_name")
     return name
 
 

@@ -96,6 +96,9 @@ REJECTIONS = [
     pytest.param(
         {"event_name": ["Lead"]}, None, R.INVALID_EVENT_NAME, "event_name", id="name-list"
     ),
+    pytest.param(
+        {"event_name": "L" * 257}, None, R.INVALID_EVENT_NAME, "event_name", id="name-257-chars"
+    ),
     pytest.param({"event_time": DELETE}, None, R.MISSING_EVENT_TIME, "event_time", id="no-time"),
     pytest.param({"event_time": ""}, None, R.MISSING_EVENT_TIME, "event_time", id="empty-time"),
     pytest.param({"event_time": True}, None, R.INVALID_EVENT_TIME, "event_time", id="time-bool"),

@@ -354,7 +354,7 @@ def poison_corpus(now: int, seed: int = 1) -> list[tuple[str, bytes | None, dict
         orjson.dumps(
             _valid("huge", now, custom_data={"value": 5, "currency": "USD", "note": "n" * 900_000})
         ),
-        "delivered",
+        "event_too_large",
     )
     add(
         "huge-email-900k",
@@ -638,7 +638,9 @@ def test_many_user_data_values_cost_linear_time() -> None:
     started = time.perf_counter()
     records, _ = _run_window([orjson.dumps(ev)])
     elapsed = time.perf_counter() - started
-    assert _outcomes(records) == {0: ["delivered"]}
+    # 20,000 hashes (1.3 MB as sent) are over datasets[].max_event_bytes: the work is done
+    # (normalized, hashed, deduplicated) before the size is known, so the time still counts.
+    assert _outcomes(records) == {0: ["event_too_large"]}
     assert elapsed < 1.5, f"20,000 em values took {elapsed:.1f} s"
 
 
