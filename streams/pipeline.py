@@ -308,29 +308,20 @@ class Pipeline:
         result = transform(obj, self._policies[dataset], now=now, source_key=msg.key)
         for drop in result.dropped:
             self._metrics.dropped.labels(drop.field, drop.reason.value).inc()
-        if isinstance(result, Rejected):
-            acks.append(
-                await self._fail(
-                    result.reason,
-                    result.field,
-                    msg.source,
-                    now,
-                    dataset=dataset,
-                    event=result.event,
-                    event_id=result.event_id,
-                    event_name=result.event_name,
-                )
+        size = 0 if isinstance(result, Rejected) else len(orjson.dumps(result.event))
+        # Meta documents no size limit per event; a bound keeps one giant event (huge strings,
+        # thousands of contents) out of requests. Failure records omit an event too large
+        # for Kafka.
+        if isinstance(result, Rejected) or size > self._max_event_bytes[dataset]:
+            reason, field_ = (
+                (result.reason, result.field)
+                if isinstance(result, Rejected)
+                else (PipelineReason.EVENT_TOO_LARGE, None)
             )
-            return 1
-        size = len(orjson.dumps(result.event))
-        if size > self._max_event_bytes[dataset]:
-            # Meta documents no size limit per event; a bound keeps one giant event (huge
-            # strings, thousands of contents) from filling requests. Its failure record omits
-            # the event when the record itself would be too large for Kafka.
             acks.append(
                 await self._fail(
-                    PipelineReason.EVENT_TOO_LARGE,
-                    None,
+                    reason,
+                    field_,
                     msg.source,
                     now,
                     dataset=dataset,

@@ -47,6 +47,25 @@ class FakeSender:
         return GraphReply(self.status, body, {}, 0.001)
 
 
+class TokenErrorForB(FakeSender):
+    """Dataset B's token is invalid (190) until `restored`; A is accepted."""
+
+    restored = False
+
+    async def post_events(
+        self,
+        dataset_id: str,
+        token: str,
+        events: Sequence[Mapping[str, object]],
+        test_event_code: str | None = None,
+    ) -> GraphReply:
+        if dataset_id == DS_B and not self.restored:
+            self.requests.append((dataset_id, len(events)))
+            body = {"error": {"code": 190, "type": "OAuthException", "fbtrace_id": "t"}}
+            return GraphReply(400, orjson.dumps(body), {}, 0.001)
+        return await super().post_events(dataset_id, token, events, test_event_code)
+
+
 class ListSink:
     def __init__(self, fail: bool = False) -> None:
         self.records: list[tuple[str, bytes | None, dict[str, Any]]] = []
@@ -236,22 +255,7 @@ async def test_empty_and_oversized_messages_fail_with_a_reason(value: bytes | No
 
 
 async def test_a_held_dataset_does_not_hold_the_other_datasets_of_its_window() -> None:
-    class PerDataset(FakeSender):
-        async def post_events(
-            self,
-            dataset_id: str,
-            token: str,
-            events: Sequence[Mapping[str, object]],
-            test_event_code: str | None = None,
-        ) -> GraphReply:
-            if dataset_id == DS_B and not self.restored:
-                self.requests.append((dataset_id, len(events)))
-                body = {"error": {"code": 190, "type": "OAuthException", "fbtrace_id": "t"}}
-                return GraphReply(400, orjson.dumps(body), {}, 0.001)
-            return await super().post_events(dataset_id, token, events, test_event_code)
-
-    sender, sink = PerDataset(), ListSink()
-    sender.restored = False  # type: ignore[attr-defined]
+    sender, sink = TokenErrorForB(), ListSink()
     settings = _settings()
     pipeline, deliverer, _ = _pipeline(settings, sender, sink)
     pipeline._hold_check_s = 0.02
@@ -260,7 +264,7 @@ async def test_a_held_dataset_does_not_hold_the_other_datasets_of_its_window() -
     result = await asyncio.wait_for(pipeline.process(msgs), 5)
     assert result.delivered == 3 and result.waiting == frozenset({1, 3, 5})
     assert result.later is not None
-    sender.restored = True  # type: ignore[attr-defined]
+    sender.restored = True
     later = await asyncio.wait_for(result.later, 5)
     assert later.delivered == 3 and later.held == frozenset()
     assert sorted(i for r in sink.of("response") for i in r["event_ids"]) == [
@@ -272,20 +276,7 @@ async def test_a_held_batch_keeps_only_its_own_events_alive_not_the_window() -> 
     class Window(list[InputMessage]):
         """A list that can be weakly referenced, to see when the window is freed."""
 
-    class TokenError(FakeSender):
-        async def post_events(
-            self,
-            dataset_id: str,
-            token: str,
-            events: Sequence[Mapping[str, object]],
-            test_event_code: str | None = None,
-        ) -> GraphReply:
-            if dataset_id == DS_B:
-                body = {"error": {"code": 190, "type": "OAuthException", "fbtrace_id": "t"}}
-                return GraphReply(400, orjson.dumps(body), {}, 0.001)
-            return await super().post_events(dataset_id, token, events, test_event_code)
-
-    pipeline, deliverer, _ = _pipeline(_settings(), TokenError(), ListSink())
+    pipeline, deliverer, _ = _pipeline(_settings(), TokenErrorForB(), ListSink())
     pipeline._hold_check_s = 0.02
     deliverer._cfg = type(deliverer._cfg)(config_retry_s=0.05)
     msgs = Window(_msg(i, _native(i, dataset_id=(DS_A, DS_B)[i % 2])) for i in range(6))

@@ -26,6 +26,7 @@ from streams.settings import WorkerSettings
 from tests.kafka.harness import (
     DATASET_A,
     DATASET_B,
+    Inputs,
     OutcomeReader,
     Topics,
     WorkerProcess,
@@ -158,6 +159,40 @@ def _assigned(worker: WorkerProcess) -> int:
     return sum(1 for k in worker.metrics() if k.startswith("capi_consumer_lag{"))
 
 
+async def _fill(
+    bootstrap: str, sandbox: SandboxServer, topic: str, group: str, n: int
+) -> tuple[Topics, Inputs, list[tuple[int, int]]]:
+    """Topics on `bootstrap` with `n` inputs produced; the sandbox answers in 20 ms."""
+    sandbox.state.faults.config = FaultConfig(latency_ms=20)
+    topics = Topics.unique(topic, group)
+    await create_topics(bootstrap, topics)
+    inputs = make_inputs(n, int(time.time()))
+    coords = await produce_keyed(bootstrap, topics.input, inputs.values, inputs.keys)
+    return topics, inputs, coords
+
+
+async def _finish_and_check(
+    name: str,
+    worker: WorkerProcess,
+    bootstrap: str,
+    topics: Topics,
+    coords: list[tuple[int, int]],
+    inputs: Inputs,
+    sandbox: SandboxServer,
+) -> None:
+    """Wait until every input has an outcome, stop the worker (status 0), check the ledger;
+    the worker is killed if anything fails on the way."""
+    try:
+        async with OutcomeReader(bootstrap, topics) as reader:
+            await reader.wait_covered(coords, 180, alive=[worker])
+            records = list(reader.records)
+        assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+    finally:
+        if worker.proc is not None and worker.proc.poll() is None:
+            await asyncio.to_thread(worker.kill)
+    check_ledger(name, coords, inputs, records, await sandbox_events(sandbox.url), topics.input)
+
+
 async def test_broker_restart_mid_run(
     sandbox: SandboxServer, unique_topic: str, unique_group: str, tmp_path: Path
 ) -> None:
@@ -167,12 +202,8 @@ async def test_broker_restart_mid_run(
     info = await asyncio.to_thread(broker.start_broker, port=0, data_dir=data_dir)
     bootstrap = info.bootstrap
     try:
-        sandbox.state.faults.config = FaultConfig(latency_ms=20)
-        topics = Topics.unique(unique_topic, unique_group)
-        await create_topics(bootstrap, topics)
         n = 20_000
-        inputs = make_inputs(n, int(time.time()))
-        coords = await produce_keyed(bootstrap, topics.input, inputs.values, inputs.keys)
+        topics, inputs, coords = await _fill(bootstrap, sandbox, unique_topic, unique_group, n)
         worker = WorkerProcess(worker_env(bootstrap, sandbox.url, topics), tmp_path / "w.log")
         await asyncio.to_thread(worker.start)
         try:
@@ -183,20 +214,11 @@ async def test_broker_restart_mid_run(
             await asyncio.sleep(5)
             info = await asyncio.to_thread(broker.start_broker, port=info.port, data_dir=data_dir)
             print(f"\nbroker down for {time.monotonic() - t0:.1f} s at {at_stop} events")
-            async with OutcomeReader(bootstrap, topics) as reader:
-                await reader.wait_covered(coords, 180, alive=[worker])
-                records = list(reader.records)
-            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
-        finally:
-            if worker.proc is not None and worker.proc.poll() is None:
-                await asyncio.to_thread(worker.kill)
-        check_ledger(
-            "broker restart",
-            coords,
-            inputs,
-            records,
-            await sandbox_events(sandbox.url),
-            topics.input,
+        except BaseException:
+            await asyncio.to_thread(worker.kill)
+            raise
+        await _finish_and_check(
+            "broker restart", worker, bootstrap, topics, coords, inputs, sandbox
         )
     finally:
         await asyncio.to_thread(broker.stop_broker, data_dir)
@@ -223,12 +245,8 @@ async def test_broker_outage_worker_stays_calm_and_stops_within_its_timeout(
     info = await asyncio.to_thread(broker.start_broker, port=0, data_dir=data_dir)
     bootstrap = info.bootstrap
     try:
-        sandbox.state.faults.config = FaultConfig(latency_ms=20)
-        topics = Topics.unique(unique_topic, unique_group)
-        await create_topics(bootstrap, topics)
         n = 20_000
-        inputs = make_inputs(n, int(time.time()))
-        coords = await produce_keyed(bootstrap, topics.input, inputs.values, inputs.keys)
+        topics, inputs, coords = await _fill(bootstrap, sandbox, unique_topic, unique_group, n)
         env = worker_env(
             bootstrap, sandbox.url, topics, extra={"CAPI_WORKER__SHUTDOWN_TIMEOUT_SECONDS": "10"}
         )
@@ -263,22 +281,7 @@ async def test_broker_outage_worker_stays_calm_and_stops_within_its_timeout(
         await asyncio.to_thread(broker.start_broker, port=info.port, data_dir=data_dir)
         second = WorkerProcess(env, tmp_path / "w2.log")
         await asyncio.to_thread(second.start)
-        try:
-            async with OutcomeReader(bootstrap, topics) as reader:
-                await reader.wait_covered(coords, 180, alive=[second])
-                records = list(reader.records)
-            assert await asyncio.to_thread(second.stop) == 0, second.log_tail()
-        finally:
-            if second.proc is not None and second.proc.poll() is None:
-                await asyncio.to_thread(second.kill)
-        check_ledger(
-            "broker outage",
-            coords,
-            inputs,
-            records,
-            await sandbox_events(sandbox.url),
-            topics.input,
-        )
+        await _finish_and_check("broker outage", second, bootstrap, topics, coords, inputs, sandbox)
     finally:
         await asyncio.to_thread(broker.stop_broker, data_dir)
 
