@@ -13,14 +13,13 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 import orjson
 from yarl import URL
 
 from streams import __version__
+from streams.capi.lifecycle import AsyncClient
 
 __all__ = ["GraphClient", "GraphReply"]
 
@@ -53,7 +52,7 @@ def _encode_default(obj: object) -> object:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-class GraphClient:
+class GraphClient(AsyncClient):
     """Posts event batches to the Graph API ``/events`` edge over one shared session.
 
     Arguments:
@@ -127,18 +126,6 @@ class GraphClient:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def url_for(self, dataset_id: str) -> URL:
         """``{base_url}/{api_version}/{dataset_id}/events``; ``dataset_id`` must be an id token."""

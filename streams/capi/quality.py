@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import logging
 import re
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 import orjson
 from yarl import URL
 
 from streams import __version__
+from streams.capi.lifecycle import AsyncClient
 from streams.domain.quality import DatasetQuality, parse_dataset_quality
 
 __all__ = ["DEFAULT_FIELDS", "DatasetQualityClient"]
@@ -39,7 +38,7 @@ _ID_LIKE = re.compile(r"[A-Za-z0-9_-]+")
 log = logging.getLogger(__name__)
 
 
-class DatasetQualityClient:
+class DatasetQualityClient(AsyncClient):
     """Fetches one dataset's quality per call, over a given or an owned ``ClientSession``.
 
     Arguments:
@@ -93,18 +92,6 @@ class DatasetQualityClient:
         owned, self._owned = self._owned, None
         if owned is not None and not owned.closed:
             await owned.close()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def url_for(self, dataset_id: str) -> URL:
         """The request URL (no token in it); ``dataset_id`` must be digits."""
