@@ -21,54 +21,15 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
+from rig import ROOT, Rig, fill
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from streams.demo import demo_events  # noqa: E402
-from streams.kafka import broker  # noqa: E402
-from tests.kafka.harness import (  # noqa: E402
-    DATASET_A,
-    DATASET_B,
-    Topics,
-    WorkerProcess,
-    create_topics,
-    free_port,
-    rss_kib,
-    worker_env,
-)
+from tests.kafka.harness import DATASET_B, Topics, WorkerProcess, rss_kib, worker_env
 
 BOUND_MB = 300  # the bound this benchmark checks (tests/kafka/test_reliability.py uses it too)
-
-
-async def fill(bootstrap: str, topics: Topics, n: int) -> float:
-    await create_topics(bootstrap, topics)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
-    )
-    await producer.start()
-    started = time.monotonic()
-    futs = []
-    try:
-        for ev in demo_events(
-            n, now=int(time.time()), datasets=[DATASET_A, DATASET_B], seed=5, formats=False
-        ):
-            futs.append(await producer.send(topics.input, ev.value, key=ev.key))
-            if len(futs) >= 20_000:
-                await asyncio.gather(*futs)
-                futs = []
-        await asyncio.gather(*futs)
-    finally:
-        await producer.stop()
-    return time.monotonic() - started
 
 
 def _token_invalid(url: str, dataset: str, invalid: bool) -> None:
@@ -93,103 +54,89 @@ def main() -> None:
     args = parser.parse_args()
     n = args.events
 
-    tmp = Path(tempfile.mkdtemp(prefix="capi-soak-"))
-    info = broker.start_broker(port=0, data_dir=tmp / "kafka")
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "streams.cli", "sandbox", "--port", str(port)),
-            *("--latency-ms", str(args.latency_ms)),
-            *("--latency-jitter-ms", str(args.latency_jitter_ms)),
-            *("--max-receipts", "0"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     worker = None
-    try:
-        topics = Topics.unique("soak", f"soak-{int(time.time())}", partitions=4)
-        fill_s = asyncio.run(fill(info.bootstrap, topics, n))
-        env = worker_env(
-            info.bootstrap,
-            f"http://127.0.0.1:{port}",
-            topics,
-            extra={"CAPI_GRAPH__TIMEOUT_SECONDS": "10", "CAPI_WORKER__TAKE_WITHIN_MS": "200"},
-        )
-        sandbox_url = f"http://127.0.0.1:{port}"
-        if args.hold_seconds:
-            _token_invalid(sandbox_url, DATASET_B, True)
-        worker = WorkerProcess(env, tmp / "worker.log")
-        worker.start()
-        assert worker.proc is not None
-        pid = worker.proc.pid
-        started = time.monotonic()
-        samples: list[tuple[float, float, float]] = []  # (s, done events, RSS MB)
-        last_scrape = 0.0
-        done = 0.0
-        max_pending = 0.0
-        held_rss = 0.0
-        held = bool(args.hold_seconds)
-        while done < n:
-            time.sleep(args.interval)
-            if held and time.monotonic() - started >= args.hold_seconds:
-                held_rss = rss_kib(pid)[1] / 1024
-                _token_invalid(sandbox_url, DATASET_B, False)
-                held = False
-            if worker.proc.poll() is not None:
-                raise RuntimeError(worker.log_tail())
-            now = time.monotonic()
-            if now - last_scrape >= 2.0:  # scraping costs the worker CPU: every 2 s
-                m = worker.metrics()
-                done = sum(
-                    v
-                    for k, v in m.items()
-                    if k.startswith(("capi_events_delivered_total", "capi_events_failed_total"))
-                )
-                max_pending = max(max_pending, m.get("capi_windows_pending", 0.0))
-                last_scrape = now
-            samples.append((round(now - started, 1), done, rss_kib(pid)[0] / 1024))
-        elapsed = time.monotonic() - started
-        peak_mb = rss_kib(pid)[1] / 1024
-        delivered = worker.metric_sum("capi_events_delivered_total")
-        failed = worker.metric_sum("capi_events_failed_total")
-        worker.stop()
-        rss = [s[2] for s in samples]
-        quarter = max(1, len(rss) // 4)
-        result = {
-            "benchmark": "memory_soak",
-            "events": n,
-            "delivered": int(delivered),
-            "failed": int(failed),
-            "fill_s": round(fill_s, 1),
-            "drain_s": round(elapsed, 1),
-            "events_per_s": round(n / elapsed),
-            "sandbox_latency_ms": [args.latency_ms, args.latency_jitter_ms],
-            "max_windows_pending_seen": int(max_pending),
-            "hold_seconds": args.hold_seconds,
-            "peak_rss_mb_during_hold": round(held_rss, 1) if args.hold_seconds else None,
-            "peak_rss_mb": round(peak_mb, 1),
-            "rss_mb_first_quarter_max": round(max(rss[:quarter]), 1),
-            "rss_mb_last_quarter_max": round(max(rss[-quarter:]), 1),
-            "rss_mb_final": round(rss[-1], 1),
-            "bound_mb": BOUND_MB,
-            "within_bound": peak_mb <= BOUND_MB,
-            "rss_timeline_mb": [
-                [s[0], int(s[1]), round(s[2], 1)] for s in samples[:: max(1, len(samples) // 40)]
-            ],
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        }
-        text = json.dumps(result, indent=2)
-        print(text)
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
-    finally:
-        if worker is not None and worker.proc is not None and worker.proc.poll() is None:
-            worker.kill()
-        sandbox.terminate()
-        sandbox.wait(10)
-        broker.stop_broker(tmp / "kafka")
+    with Rig("soak", latency_ms=args.latency_ms, jitter_ms=args.latency_jitter_ms) as rig:
+        try:
+            topics = Topics.unique("soak", f"soak-{int(time.time())}", partitions=4)
+            fill_s = asyncio.run(fill(rig.bootstrap, topics, n, seed=5))
+            env = worker_env(
+                rig.bootstrap,
+                rig.sandbox_url,
+                topics,
+                extra={"CAPI_GRAPH__TIMEOUT_SECONDS": "10", "CAPI_WORKER__TAKE_WITHIN_MS": "200"},
+            )
+            sandbox_url = rig.sandbox_url
+            if args.hold_seconds:
+                _token_invalid(sandbox_url, DATASET_B, True)
+            worker = WorkerProcess(env, rig.tmp / "worker.log")
+            worker.start()
+            assert worker.proc is not None
+            pid = worker.proc.pid
+            started = time.monotonic()
+            samples: list[tuple[float, float, float]] = []  # (s, done events, RSS MB)
+            last_scrape = 0.0
+            done = 0.0
+            max_pending = 0.0
+            held_rss = 0.0
+            held = bool(args.hold_seconds)
+            while done < n:
+                time.sleep(args.interval)
+                if held and time.monotonic() - started >= args.hold_seconds:
+                    held_rss = rss_kib(pid)[1] / 1024
+                    _token_invalid(sandbox_url, DATASET_B, False)
+                    held = False
+                if worker.proc.poll() is not None:
+                    raise RuntimeError(worker.log_tail())
+                now = time.monotonic()
+                if now - last_scrape >= 2.0:  # scraping costs the worker CPU: every 2 s
+                    m = worker.metrics()
+                    done = sum(
+                        v
+                        for k, v in m.items()
+                        if k.startswith(("capi_events_delivered_total", "capi_events_failed_total"))
+                    )
+                    max_pending = max(max_pending, m.get("capi_windows_pending", 0.0))
+                    last_scrape = now
+                samples.append((round(now - started, 1), done, rss_kib(pid)[0] / 1024))
+            elapsed = time.monotonic() - started
+            peak_mb = rss_kib(pid)[1] / 1024
+            delivered = worker.metric_sum("capi_events_delivered_total")
+            failed = worker.metric_sum("capi_events_failed_total")
+            worker.stop()
+            rss = [s[2] for s in samples]
+            quarter = max(1, len(rss) // 4)
+            result = {
+                "benchmark": "memory_soak",
+                "events": n,
+                "delivered": int(delivered),
+                "failed": int(failed),
+                "fill_s": round(fill_s, 1),
+                "drain_s": round(elapsed, 1),
+                "events_per_s": round(n / elapsed),
+                "sandbox_latency_ms": [args.latency_ms, args.latency_jitter_ms],
+                "max_windows_pending_seen": int(max_pending),
+                "hold_seconds": args.hold_seconds,
+                "peak_rss_mb_during_hold": round(held_rss, 1) if args.hold_seconds else None,
+                "peak_rss_mb": round(peak_mb, 1),
+                "rss_mb_first_quarter_max": round(max(rss[:quarter]), 1),
+                "rss_mb_last_quarter_max": round(max(rss[-quarter:]), 1),
+                "rss_mb_final": round(rss[-1], 1),
+                "bound_mb": BOUND_MB,
+                "within_bound": peak_mb <= BOUND_MB,
+                "rss_timeline_mb": [
+                    [s[0], int(s[1]), round(s[2], 1)]
+                    for s in samples[:: max(1, len(samples) // 40)]
+                ],
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+            }
+            text = json.dumps(result, indent=2)
+            print(text)
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.output).write_text(text + "\n")
+        finally:
+            if worker is not None and worker.proc is not None and worker.proc.poll() is None:
+                worker.kill()
 
 
 if __name__ == "__main__":

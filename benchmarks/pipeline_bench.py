@@ -18,56 +18,13 @@ import json
 import os
 import platform
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer
+from rig import ROOT, Rig, fill, rss_mb
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from streams.demo import demo_events  # noqa: E402
-from streams.kafka import broker  # noqa: E402
-from tests.kafka.harness import (  # noqa: E402
-    DATASET_A,
-    DATASET_B,
-    Topics,
-    WorkerProcess,
-    free_port,
-    worker_env,
-)
-
-
-async def fill(bootstrap: str, topics: Topics, n: int) -> float:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [
-            NewTopic(t, topics.partitions, 1)
-            for t in (topics.input, topics.responses, topics.failures)
-        ]
-    )
-    await admin.close()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
-    )
-    await producer.start()
-    started = time.monotonic()
-    futs = []
-    for ev in demo_events(
-        n, now=int(time.time()), datasets=[DATASET_A, DATASET_B], seed=11, formats=False
-    ):
-        futs.append(await producer.send(topics.input, ev.value, key=ev.key))
-        if len(futs) >= 20000:
-            await asyncio.gather(*futs)
-            futs = []
-    await asyncio.gather(*futs)
-    await producer.stop()
-    return time.monotonic() - started
+from tests.kafka.harness import Topics, WorkerProcess, worker_env
 
 
 async def bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
@@ -93,14 +50,6 @@ async def bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
     return n / (time.monotonic() - first)
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500_000)
@@ -112,124 +61,109 @@ def main() -> None:
     args = parser.parse_args()
     n = args.events
 
-    tmp = Path(tempfile.mkdtemp(prefix="capi-bench-"))
-    info = broker.start_broker(port=0, data_dir=tmp / "kafka")
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "streams.cli", "sandbox", "--port", str(port)),
-            *("--latency-ms", str(args.latency_ms)),
-            *("--latency-jitter-ms", str(args.latency_jitter_ms)),
-            *("--max-receipts", "0"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     worker = None
-    try:
-        topics = Topics.unique("bench", f"bench-{int(time.time())}", partitions=4)
-        fill_s = asyncio.run(fill(info.bootstrap, topics, n))
-        ceiling = asyncio.run(bare_consumer_rate(info.bootstrap, topics.input, n))
-        env = worker_env(
-            info.bootstrap,
-            f"http://127.0.0.1:{port}",
-            topics,
-            extra={
-                "CAPI_GRAPH__TIMEOUT_SECONDS": "10",
-                "CAPI_GRAPH__MAX_IN_FLIGHT": str(args.max_in_flight),
-                "CAPI_WORKER__TAKE_MAX": str(args.take_max),
-                "CAPI_WORKER__TAKE_WITHIN_MS": "200",
-            },
-        )
-        worker = WorkerProcess(env, tmp / "worker.log")
-        worker.start()
-        assert worker.proc is not None
-        spy = None
-        if args.profile:
-            spy = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "-f",
-                    "raw",
-                    "-o",
-                    args.profile,
-                    "-p",
-                    str(worker.proc.pid),
-                    "-r",
-                    "50",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+    with Rig("bench", latency_ms=args.latency_ms, jitter_ms=args.latency_jitter_ms) as rig:
+        try:
+            topics = Topics.unique("bench", f"bench-{int(time.time())}", partitions=4)
+            fill_s = asyncio.run(fill(rig.bootstrap, topics, n, seed=11))
+            ceiling = asyncio.run(bare_consumer_rate(rig.bootstrap, topics.input, n))
+            env = worker_env(
+                rig.bootstrap,
+                rig.sandbox_url,
+                topics,
+                extra={
+                    "CAPI_GRAPH__TIMEOUT_SECONDS": "10",
+                    "CAPI_GRAPH__MAX_IN_FLIGHT": str(args.max_in_flight),
+                    "CAPI_WORKER__TAKE_MAX": str(args.take_max),
+                    "CAPI_WORKER__TAKE_WITHIN_MS": "200",
+                },
             )
-        first = None
-        peak_rss = 0.0
-        pending: list[float] = []
-        in_flight: list[float] = []
-        cpu0 = os.times()
-        while True:
-            time.sleep(1.0)
-            m = worker.metrics()  # one scrape a second: scraping costs the worker CPU too
+            worker = WorkerProcess(env, rig.tmp / "worker.log")
+            worker.start()
+            assert worker.proc is not None
+            spy = None
+            if args.profile:
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "-f",
+                        "raw",
+                        "-o",
+                        args.profile,
+                        "-p",
+                        str(worker.proc.pid),
+                        "-r",
+                        "50",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            first = None
+            peak_rss = 0.0
+            pending: list[float] = []
+            in_flight: list[float] = []
+            cpu0 = os.times()
+            while True:
+                time.sleep(1.0)
+                m = worker.metrics()  # one scrape a second: scraping costs the worker CPU too
 
-            def total(name: str, m: dict[str, float] = m) -> float:
-                return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
+                def total(name: str, m: dict[str, float] = m) -> float:
+                    return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
 
-            consumed = total("capi_events_consumed_total")
-            done = total("capi_events_delivered_total") + total("capi_events_failed_total")
-            peak_rss = max(peak_rss, rss_mb(worker.proc.pid))
-            pending.append(total("capi_windows_pending"))
-            in_flight.append(total("capi_requests_in_flight"))
-            if consumed > 0 and first is None:
-                first = time.monotonic()
-            if done >= n:
-                break
-            if worker.proc.poll() is not None:
-                raise RuntimeError(worker.log_tail())
-        elapsed = time.monotonic() - (first or time.monotonic())
-        if spy is not None:
-            spy.send_signal(2)
-            spy.wait(30)
-        with open(f"/proc/{worker.proc.pid}/stat") as f:
-            fields = f.read().split(") ", 1)[1].split()
-        worker_cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        del cpu0
-        delivered = worker.metric_sum("capi_events_delivered_total")
-        failed = worker.metric_sum("capi_events_failed_total")
-        rate = n / elapsed
-        result = {
-            "benchmark": "pipeline_end_to_end",
-            "events": n,
-            "partitions": topics.partitions,
-            "sandbox_latency_ms": f"{args.latency_ms}±{args.latency_jitter_ms}",
-            "max_in_flight_per_dataset": args.max_in_flight,
-            "take_max": args.take_max,
-            "delivered": delivered,
-            "failed": failed,
-            "elapsed_s": round(elapsed, 2),
-            "end_to_end_events_per_s": round(rate),
-            "bare_aiokafka_consumer_events_per_s": round(ceiling),
-            "fraction_of_ceiling": round(rate / ceiling, 3),
-            "worker_cpu_s": round(worker_cpu_s, 1),
-            "worker_cpu_us_per_event": round(worker_cpu_s / n * 1e6, 1),
-            "worker_peak_rss_mb": round(peak_rss),
-            "mean_windows_pending": round(sum(pending) / max(1, len(pending)), 1),
-            "mean_requests_in_flight": round(sum(in_flight) / max(1, len(in_flight)), 1),
-            "fill_s": round(fill_s, 1),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores",
-            "python": platform.python_version(),
-        }
-        print(json.dumps(result, indent=2))
-        out = ROOT / "benchmarks" / "results"
-        out.mkdir(exist_ok=True)
-        (out / "pipeline.json").write_text(
-            orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
-        )
-    finally:
-        if worker is not None and worker.proc is not None:
-            worker.stop()
-        sandbox.terminate()
-        sandbox.wait(10)
-        broker.stop_broker(tmp / "kafka")
+                consumed = total("capi_events_consumed_total")
+                done = total("capi_events_delivered_total") + total("capi_events_failed_total")
+                peak_rss = max(peak_rss, rss_mb(worker.proc.pid))
+                pending.append(total("capi_windows_pending"))
+                in_flight.append(total("capi_requests_in_flight"))
+                if consumed > 0 and first is None:
+                    first = time.monotonic()
+                if done >= n:
+                    break
+                if worker.proc.poll() is not None:
+                    raise RuntimeError(worker.log_tail())
+            elapsed = time.monotonic() - (first or time.monotonic())
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(30)
+            with open(f"/proc/{worker.proc.pid}/stat") as f:
+                fields = f.read().split(") ", 1)[1].split()
+            worker_cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            del cpu0
+            delivered = worker.metric_sum("capi_events_delivered_total")
+            failed = worker.metric_sum("capi_events_failed_total")
+            rate = n / elapsed
+            result = {
+                "benchmark": "pipeline_end_to_end",
+                "events": n,
+                "partitions": topics.partitions,
+                "sandbox_latency_ms": f"{args.latency_ms}±{args.latency_jitter_ms}",
+                "max_in_flight_per_dataset": args.max_in_flight,
+                "take_max": args.take_max,
+                "delivered": delivered,
+                "failed": failed,
+                "elapsed_s": round(elapsed, 2),
+                "end_to_end_events_per_s": round(rate),
+                "bare_aiokafka_consumer_events_per_s": round(ceiling),
+                "fraction_of_ceiling": round(rate / ceiling, 3),
+                "worker_cpu_s": round(worker_cpu_s, 1),
+                "worker_cpu_us_per_event": round(worker_cpu_s / n * 1e6, 1),
+                "worker_peak_rss_mb": round(peak_rss),
+                "mean_windows_pending": round(sum(pending) / max(1, len(pending)), 1),
+                "mean_requests_in_flight": round(sum(in_flight) / max(1, len(in_flight)), 1),
+                "fill_s": round(fill_s, 1),
+                "machine": f"{platform.machine()} {os.cpu_count()} cores",
+                "python": platform.python_version(),
+            }
+            print(json.dumps(result, indent=2))
+            out = ROOT / "benchmarks" / "results"
+            out.mkdir(exist_ok=True)
+            (out / "pipeline.json").write_text(
+                orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
+            )
+        finally:
+            if worker is not None and worker.proc is not None:
+                worker.stop()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ faust's wait for in-flight events and its final commit finish within the request
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import tempfile
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.sensors import Monitor
 from prometheus_client import CollectorRegistry
 
 from streams.capi.client import GraphClient
@@ -32,7 +34,7 @@ from streams.observability.metrics import Metrics
 from streams.pipeline import InputMessage, Pipeline
 from streams.settings import Settings
 
-__all__ = ["CapiApp", "create_app"]
+__all__ = ["CapiApp", "QuietMonitor", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,30 @@ class _FaustSink:
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         fut: Awaitable[Any] = await self._topics[topic].send(key=key, value=value)
         return fut
+
+
+class QuietMonitor(Monitor):
+    """faust's Monitor without its per-message bookkeeping (a dict per event, several
+    counters and clock reads per message, ~4-8 us a message measured here). Its statistics
+    feed only faust's web views, which the worker does not serve; our metrics are Prometheus'.
+    Rebalance, commit and send statistics are kept."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
+        return None
 
 
 def _to_input(event: Any) -> InputMessage:
@@ -118,6 +144,13 @@ class CapiApp(faust.App):
             await client.start()
             await poller.start()
         await super().on_start()
+
+    async def on_started(self) -> None:
+        await super().on_started()
+        # Everything allocated so far (modules, faust's services, clients) lives as long as
+        # the process: keep it out of the collector's scans, which otherwise cost the hot
+        # path ~10-25% (measured with the collector off).
+        gc.freeze()
 
     async def on_stop(self) -> None:
         logger.info("stopping: ending delivery waits, draining in-flight windows")
@@ -192,6 +225,7 @@ def create_app(
         producer_linger_ms=5,
         producer_max_request_size=max(1_048_576, 2 * k.max_message_bytes),
         logging_config=None,
+        Monitor=QuietMonitor,
     )
     reg = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(
