@@ -240,6 +240,10 @@ def transform(
             out["event_id"] = ident
 
     if problem is not None:
+        # A caught exception's traceback refers to this frame, and through it to the callers'
+        # frames: kept in `problem`, it would make every rejection a reference cycle holding
+        # the caller's whole window until the cycle collector runs.
+        problem.__traceback__ = None
         return Rejected(problem.reason, problem.field, out, ident, name, dropped)
     assert name is not None and seconds is not None and ident is not None
     return Accepted(out, ident, name, seconds, dropped)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import re
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -929,3 +931,31 @@ def test_deep_nesting_never_raises() -> None:
         check_result(run(changes))
     raw = b'{"event_name":"Lead","custom_data":{"d":' + b"[" * 1000 + b"]" * 1000 + b"}}"
     check_result(transform_bytes(raw, POLICY, now=NOW))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"event_name": 7}, id="first-check"),
+        pytest.param({"custom_data": {"value": "x", "currency": "USD"}}, id="later-check"),
+        pytest.param({"user_data": {}}, id="cross-field-rule"),
+    ],
+)
+def test_a_rejection_leaves_no_reference_cycle(changes: dict[str, Any]) -> None:
+    """Freed by reference counting alone: a cycle through the caught exception's traceback
+    would keep the caller's frame (in the pipeline: its whole window) until a GC pass."""
+
+    class Window:
+        pass
+
+    def caller() -> weakref.ref[Window]:
+        window = Window()
+        assert isinstance(run(changes), Rejected)
+        return weakref.ref(window)
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert caller()() is None
+    finally:
+        gc.enable()
