@@ -1,13 +1,15 @@
-"""End-to-end throughput of one worker process: pre-filled topic -> worker -> sandbox.
+"""End-to-end throughput of worker processes (one by default): pre-filled topic -> workers ->
+sandbox. With `--workers N`, N processes share the consumer group (CPU is summed over them).
 
 Starts its own Kafka broker (port 0, a temporary data dir) and a sandbox process with
 realistic latency, fills an input topic (4 partitions) with N demo events, measures the rate
-at which a bare aiokafka consumer reads the same topic (the ceiling), then runs one worker
-process and measures the sustained events/s from its first to its last consumed event.
+at which a bare aiokafka consumer reads the same topic (the ceiling), then runs the workers
+and measures the sustained events/s from the first consumed event to the last outcome.
 
-    .venv/bin/python benchmarks/pipeline_bench.py --events 500000
+    .venv/bin/python benchmarks/pipeline_bench.py --events 500000 [--workers 2]
 
-Prints one JSON object and writes it to benchmarks/results/pipeline.json.
+Prints one JSON object and writes it to benchmarks/results/pipeline.json
+(pipeline-N-workers.json for N > 1).
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ async def bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
     return n / (time.monotonic() - first)
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().split(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500_000)
@@ -57,11 +66,12 @@ def main() -> None:
     parser.add_argument("--latency-jitter-ms", type=float, default=100)
     parser.add_argument("--max-in-flight", type=int, default=8)
     parser.add_argument("--take-max", type=int, default=4000)
-    parser.add_argument("--profile", default=None, help="py-spy the worker into this SVG")
+    parser.add_argument("--profile", default=None, help="py-spy the (first) worker into this file")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
     args = parser.parse_args()
     n = args.events
 
-    worker = None
+    workers: list[WorkerProcess] = []
     with Rig("bench", latency_ms=args.latency_ms, jitter_ms=args.latency_jitter_ms) as rig:
         try:
             topics = Topics.unique("bench", f"bench-{int(time.time())}", partitions=4)
@@ -78,9 +88,10 @@ def main() -> None:
                     "CAPI_WORKER__TAKE_WITHIN_MS": "200",
                 },
             )
-            worker = WorkerProcess(env, rig.tmp / "worker.log")
-            worker.start()
-            assert worker.proc is not None
+            for i in range(args.workers):
+                workers.append(WorkerProcess(env, rig.tmp / f"worker-{i}.log"))
+                workers[-1].start()
+            pids = [w.proc.pid for w in workers if w.proc is not None]
             spy = None
             if args.profile:
                 spy = subprocess.Popen(
@@ -92,7 +103,7 @@ def main() -> None:
                         "-o",
                         args.profile,
                         "-p",
-                        str(worker.proc.pid),
+                        str(pids[0]),
                         "-r",
                         "50",
                     ],
@@ -106,36 +117,42 @@ def main() -> None:
             cpu0 = os.times()
             while True:
                 time.sleep(1.0)
-                m = worker.metrics()  # one scrape a second: scraping costs the worker CPU too
+                # one scrape a second: scraping costs the workers CPU too
+                scrapes = [w.metrics() for w in workers]
 
-                def total(name: str, m: dict[str, float] = m) -> float:
-                    return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
+                def total(name: str, scrapes: list[dict[str, float]] = scrapes) -> float:
+                    return sum(
+                        v
+                        for m in scrapes
+                        for k, v in m.items()
+                        if k == name or k.startswith(name + "{")
+                    )
 
                 consumed = total("capi_events_consumed_total")
                 done = total("capi_events_delivered_total") + total("capi_events_failed_total")
-                peak_rss = max(peak_rss, rss_mb(worker.proc.pid))
+                peak_rss = max(peak_rss, *(rss_mb(pid) for pid in pids))
                 pending.append(total("capi_windows_pending"))
                 in_flight.append(total("capi_requests_in_flight"))
                 if consumed > 0 and first is None:
                     first = time.monotonic()
                 if done >= n:
                     break
-                if worker.proc.poll() is not None:
-                    raise RuntimeError(worker.log_tail())
+                for w in workers:
+                    if w.proc is not None and w.proc.poll() is not None:
+                        raise RuntimeError(w.log_tail())
             elapsed = time.monotonic() - (first or time.monotonic())
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)
-            with open(f"/proc/{worker.proc.pid}/stat") as f:
-                fields = f.read().split(") ", 1)[1].split()
-            worker_cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            worker_cpu_s = sum(cpu_s(pid) for pid in pids)
             del cpu0
-            delivered = worker.metric_sum("capi_events_delivered_total")
-            failed = worker.metric_sum("capi_events_failed_total")
+            delivered = sum(w.metric_sum("capi_events_delivered_total") for w in workers)
+            failed = sum(w.metric_sum("capi_events_failed_total") for w in workers)
             rate = n / elapsed
             result = {
                 "benchmark": "pipeline_end_to_end",
                 "events": n,
+                "workers": args.workers,
                 "partitions": topics.partitions,
                 "sandbox_latency_ms": f"{args.latency_ms}±{args.latency_jitter_ms}",
                 "max_in_flight_per_dataset": args.max_in_flight,
@@ -158,12 +175,12 @@ def main() -> None:
             print(json.dumps(result, indent=2))
             out = ROOT / "benchmarks" / "results"
             out.mkdir(exist_ok=True)
-            (out / "pipeline.json").write_text(
-                orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
-            )
+            name = "pipeline.json" if args.workers == 1 else f"pipeline-{args.workers}-workers.json"
+            (out / name).write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         finally:
-            if worker is not None and worker.proc is not None:
-                worker.stop()
+            for w in workers:
+                if w.proc is not None:
+                    w.stop()
 
 
 if __name__ == "__main__":
