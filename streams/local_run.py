@@ -218,12 +218,14 @@ async def _collect_outcomes(
     progress: _Progress,
     log: Any,
     alive: Any,
-) -> dict[tuple[int, int], dict[str, Any]]:
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """Outcome records per input (partition, offset): one per event (a GA4 message carries
+    several), until every expected message has one."""
     k = settings.kafka
     topic = k.input_topics[0]
     consumer = AIOKafkaConsumer(bootstrap_servers=k.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
-    outcome: dict[tuple[int, int], dict[str, Any]] = {}
+    outcome: dict[tuple[int, int], list[dict[str, Any]]] = {}
     try:
         consumer.assign(list(starts))
         for tp, off in starts.items():
@@ -248,55 +250,66 @@ async def _collect_outcomes(
     return outcome
 
 
-def _note_outcome(record: Any, topic: str, outcome: MutableMapping[tuple[int, int], Any]) -> None:
+def _note_outcome(
+    record: Any, topic: str, outcome: MutableMapping[tuple[int, int], list[dict[str, Any]]]
+) -> None:
+    """File a record under each input it covers, once per event (an offset appears once for
+    each of its message's events in a response's sources)."""
     if not isinstance(record, dict):
         return
     if record.get("kind") == "response":
         for src in record.get("sources", []):
             if src.get("topic") == topic:
                 for off in src.get("offsets", []):
-                    outcome[(src["partition"], off)] = record
+                    outcome.setdefault((src["partition"], off), []).append(record)
     elif record.get("kind") == "failure":
         src = record.get("source", {})
         if src.get("topic") == topic:
-            outcome[(src["partition"], src["offset"])] = record
+            outcome.setdefault((src["partition"], src["offset"]), []).append(record)
 
 
 def _summarize_demo(
     expected: Mapping[tuple[int, int], str],
-    outcome: Mapping[tuple[int, int], dict[str, Any]],
+    outcome: Mapping[tuple[int, int], list[dict[str, Any]]],
     log: Any,
 ) -> int:
     where: Counter[str] = Counter()
     mismatches = 0
+    events = 0
     for coord, kind in sorted(expected.items()):
-        rec = outcome.get(coord)
-        if rec is None:
+        records = outcome.get(coord)
+        if not records:
             where["no outcome yet"] += 1
             mismatches += 1
             continue
-        if rec["kind"] == "response":
-            where[f"delivered to dataset {rec['dataset_id']}"] += 1
-            got = "valid"
-        else:
-            where[f"failures topic: {rec['reason']}"] += 1
-            got = rec["reason"]
-        if got != kind:
+        got = set()
+        for rec in records:
+            events += 1
+            if rec["kind"] == "response":
+                where[f"delivered to dataset {rec['dataset_id']}"] += 1
+                got.add("valid")
+            else:
+                where[f"failures topic: {rec['reason']}"] += 1
+                got.add(rec["reason"])
+        if got != {kind}:
             mismatches += 1
     log("")
-    log(f"where the {len(expected)} demo events went:")
+    log(
+        f"where the {events} events of the {len(expected)} demo messages went "
+        "(a GA4 message carries several events):"
+    )
     for label, count in sorted(where.items(), key=lambda kv: -kv[1]):
         log(f"  {count:6d}  {label}")
     sample = [c for c in sorted(outcome) if c in expected][:5]
     for part, off in sample:
-        rec = outcome[(part, off)]
+        rec = outcome[(part, off)][0]
         if rec["kind"] == "response":
             detail = f"delivered, dataset {rec['dataset_id']}, fbtrace_id {rec['fbtrace_id']}"
         else:
             detail = f"failed: {rec['reason']}" + (f" ({rec['field']})" if "field" in rec else "")
         log(f"  e.g. partition {part} offset {off}: {detail}")
     if mismatches:
-        log(f"{mismatches} events did not end where the demo expected")
+        log(f"{mismatches} messages did not end where the demo expected")
     return 0 if mismatches == 0 else 1
 
 

@@ -1,0 +1,48 @@
+"""The README's run command on its embedded defaults: `capi-streams run --demo` starts its own
+broker and the sandbox, runs the worker, and accounts for every demo event."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_demo_on_the_embedded_defaults_accounts_for_every_event(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPI_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)  # its own broker data dir; the jar cache is shared
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "run", "--demo", "--events", "400"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "stopped the local Kafka broker" in out
+    heading = re.search(r"where the (\d+) events of the 400 demo messages went", out)
+    assert heading, out[-3000:]
+    events = int(heading.group(1))
+    assert events >= 400  # GA4 messages carry several events
+    where = dict(
+        (label, int(count))
+        for count, label in re.findall(r"^\s+(\d+)\s{2}(\S.*)$", out, flags=re.MULTILINE)
+    )
+    assert sum(where.values()) == events, where
+    assert "no outcome yet" not in where
+    assert any(k.startswith("delivered to dataset") for k in where)
+    assert any(k.startswith("failures topic: ") for k in where)  # the demo has invalid events
+    summary = re.search(r"summary: consumed ([\d,]+)\s+delivered ([\d,]+)\s+failed ([\d,]+)", out)
+    assert summary, out[-3000:]
+    consumed, delivered, failed = (int(g.replace(",", "")) for g in summary.groups())
+    assert consumed == 400 and delivered + failed == events
+    delivered_where = sum(v for k, v in where.items() if k.startswith("delivered to"))
+    assert delivered_where == delivered
