@@ -14,8 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from streams.kafka import broker
+
+# The property tests check what a function does with any input, not how fast inputs are drawn:
+# on a 2-core CI machine a draw or an example can stall behind the broker or a worker process
+# (one run failed on a 1.4 s draw), so no per-example deadline and no too-slow health check.
+settings.register_profile("capi", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("capi")
 
 
 @pytest.fixture(scope="session")
