@@ -437,8 +437,11 @@ def _check(s: Settings) -> None:
             "kafka.session_timeout_seconds: expected 6..300 (the broker's default "
             "group.min/max.session.timeout.ms allow 6 s..30 min)"
         )
-    if s.worker.shutdown_timeout_seconds <= 0:
-        raise ConfigError("worker.shutdown_timeout_seconds: expected > 0")
+    if s.worker.shutdown_timeout_seconds < s.graph.timeout_seconds + 5:
+        raise ConfigError(
+            "worker.shutdown_timeout_seconds: expected at least graph.timeout_seconds + 5 "
+            f"({s.graph.timeout_seconds + 5:g}): a stop lets in-flight requests finish"
+        )
     if s.worker.take_max < 1:
         raise ConfigError("worker.take_max: expected >= 1")
     if s.quality.interval_seconds <= 0 or s.quality.timeout_seconds <= 0:

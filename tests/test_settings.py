@@ -87,8 +87,8 @@ def test_environment_overrides_every_section(tmp_path: Path) -> None:
         ("[kafka]\nsession_timeout_seconds = 2\n", {}, "kafka.session_timeout_seconds: expected 6"),
         (
             "",
-            {"CAPI_WORKER__SHUTDOWN_TIMEOUT_SECONDS": "0"},
-            "worker.shutdown_timeout_seconds: expected > 0",
+            {"CAPI_WORKER__SHUTDOWN_TIMEOUT_SECONDS": "12"},
+            r"worker.shutdown_timeout_seconds: expected at least graph.timeout_seconds \+ 5 \(15\)",
         ),
     ],
 )

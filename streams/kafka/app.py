@@ -52,16 +52,18 @@ class _FaustSink:
 
 
 class QuietMonitor(Monitor):
-    """faust's Monitor without its per-message bookkeeping (a dict per event, several
-    counters and clock reads per message, ~4-8 us a message measured here). Its statistics
-    feed only faust's web views, which the worker does not serve; our metrics are Prometheus'.
-    Rebalance, commit and send statistics are kept."""
+    """faust's Monitor without most of its per-message bookkeeping (a dict per event, several
+    counters and clock reads per message). Those statistics feed faust's web views, which the
+    worker does not serve; our metrics are Prometheus'. Kept: the time each partition last
+    delivered an event to a stream, which faust's stall detector (`verify_event_path`) reads,
+    and the rebalance, commit and send statistics."""
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         return None
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
+        self.stream_inbound_time[tp] = time.monotonic()
+        return None  # no per-event state: on_stream_event_out has nothing to do
 
     def on_stream_event_out(
         self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
@@ -201,7 +203,7 @@ def create_app(
     app = CapiApp(
         k.consumer_group,
         # faust reads un-prefixed variables (PRODUCER_ACKS, BROKER_URL, ...) from the
-        # environment and lets them override the settings below: our settings are the only source.
+        # environment and lets them override the settings below: not for this app.
         env={},
         broker=_broker_urls(k.bootstrap_servers),
         broker_session_timeout=session_s,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
 import sys
 import threading
-from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
@@ -33,27 +33,42 @@ class _Worker(faust.Worker):
 
     faust waits for in-flight sends and a final commit; with the broker down that wait has no
     end. At-least-once does not need it: whatever is not committed is consumed again. So the
-    first SIGTERM/SIGINT arms a watchdog thread that ends the process after the timeout.
+    first SIGTERM/SIGINT arms a watchdog thread that ends the process after the timeout: with
+    status 75 if the stop (its final commit) had not finished, else 0 (only the event loop's
+    teardown was still running).
     """
 
     capi_shutdown_timeout_s: float = 30.0
     _capi_watchdog: threading.Timer | None = None
+    _capi_stopped: threading.Event | None = None
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
         if self._capi_watchdog is None:
-            self._capi_watchdog = threading.Timer(self.capi_shutdown_timeout_s, _abandon)
+            self._capi_stopped = threading.Event()
+            self._capi_watchdog = threading.Timer(
+                self.capi_shutdown_timeout_s, _watchdog, args=(self._capi_stopped,)
+            )
             self._capi_watchdog.daemon = True
             self._capi_watchdog.start()
         super()._schedule_shutdown(signal)
 
+    async def _stop_on_signal(self, signal: signal.Signals) -> None:
+        await super()._stop_on_signal(signal)
+        if self._capi_stopped is not None:
+            self._capi_stopped.set()
 
-def _abandon(*_: Any) -> None:
-    logger.error(
-        "stop did not finish within worker.shutdown_timeout_seconds: exiting without "
-        "committing (the uncommitted events will be consumed again)"
-    )
-    for handler in logging.getLogger().handlers:
-        handler.flush()
+
+def _watchdog(stopped: threading.Event) -> None:
+    if stopped.is_set():
+        os._exit(0)
+    # No logging here: the main thread may hold a handler's lock (say, blocked writing to a
+    # full stderr pipe), and this must exit regardless.
+    with contextlib.suppress(OSError):
+        os.write(
+            2,
+            b"capi-streams worker: stop did not finish within worker.shutdown_timeout_seconds: "
+            b"exiting without committing (the uncommitted events will be consumed again)\n",
+        )
     os._exit(EXIT_ABANDONED)
 
 

@@ -18,7 +18,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["JsonFormatter", "LibraryLogFilter", "RedactionFilter", "logging_config", "redact"]
+__all__ = [
+    "JsonFormatter",
+    "LibraryLogFilter",
+    "LongLineFilter",
+    "RedactionFilter",
+    "logging_config",
+    "redact",
+]
 
 #: Library loggers whose repeated records are thinned out (a broker outage makes aiokafka log
 #: the same connection error many times a second).
@@ -79,11 +86,14 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+def _is_library(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 class LibraryLogFilter(logging.Filter):
     """Thins out the library loggers under `prefixes`: one record per (logger, level, message
-    template) every `window_s` (the next one that passes says how many were suppressed), and
-    messages cut to `max_chars` (faust lists every waited-for message in one line). Our own
-    loggers pass untouched."""
+    template) every `window_s`; the next one that passes says how many were suppressed. Our
+    own loggers pass untouched. Runs before redaction (it keys on the unformatted template)."""
 
     def __init__(
         self,
@@ -91,21 +101,18 @@ class LibraryLogFilter(logging.Filter):
         window_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 1000,
-        max_chars: int = 2000,
     ) -> None:
         super().__init__()
         self._prefixes = tuple(prefixes)
         self._window_s = window_s
         self._clock = clock
         self._max_keys = max_keys
-        self._max_chars = max_chars
         self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [passed_at, count]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        name = record.name
-        if not any(name == p or name.startswith(p + ".") for p in self._prefixes):
+        if not _is_library(record.name, self._prefixes):
             return True
-        key = (name, record.levelno, str(record.msg))
+        key = (record.name, record.levelno, str(record.msg)[:200])
         now = self._clock()
         entry = self._seen.get(key)
         if entry is not None and now - entry[0] < self._window_s:
@@ -115,19 +122,36 @@ class LibraryLogFilter(logging.Filter):
             self._seen.clear()
         suppressed = int(entry[1]) if entry is not None else 0
         self._seen[key] = [now, 0]
-        note = ""
         if suppressed:
-            note = f" [{suppressed} similar records suppressed in the last {self._window_s:g} s]"
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        if len(message) > self._max_chars:
-            note = f" [{len(message) - self._max_chars} characters cut]{note}"
-            message = message[: self._max_chars]
-        if note:
-            record.msg = message + note
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                message = str(record.msg)
+            window = f"{self._window_s:g}"
+            record.msg = (
+                f"{message} [{suppressed} similar records suppressed in the last {window} s]"
+            )
             record.args = None
+        return True
+
+
+class LongLineFilter(logging.Filter):
+    """Cuts library log lines to `max_chars` (faust lists every message it waits for in one
+    line, hundreds of kB). Runs after redaction: a cut must never split a value the redaction
+    would have recognized."""
+
+    def __init__(self, prefixes: Iterable[str] = LIBRARY_LOGGERS, max_chars: int = 2000) -> None:
+        super().__init__()
+        self._prefixes = tuple(prefixes)
+        self._max_chars = max_chars
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _is_library(record.name, self._prefixes):
+            message = record.getMessage()
+            if len(message) > self._max_chars:
+                cut = len(message) - self._max_chars
+                record.msg = f"{message[: self._max_chars]} [{cut} characters cut]"
+                record.args = None
         return True
 
 
@@ -159,6 +183,7 @@ def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[st
         "filters": {
             "library": {"()": LibraryLogFilter},
             "redact": {"()": RedactionFilter, "secrets": list(secrets)},
+            "long": {"()": LongLineFilter},
         },
         "formatters": {"main": formatter},
         "handlers": {
@@ -166,7 +191,9 @@ def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[st
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "main",
-                "filters": ["library", "redact"],  # library first: it keys on templates
+                # thinning keys on templates (first); cutting must not split what
+                # redaction recognizes (last)
+                "filters": ["library", "redact", "long"],
             }
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},

@@ -16,7 +16,7 @@ def test_the_wait_doubles_up_to_the_cap() -> None:
     assert b.delay(10_000) == 2.0
 
 
-async def test_failed_refreshes_wait_and_a_success_resets_the_count() -> None:
+async def test_consecutive_failed_refreshes_wait_longer_each_time() -> None:
     metadata_backoff.install(MetadataBackoff(base_s=0.02, cap_s=0.08))
     metadata_backoff.install(MetadataBackoff(base_s=0.02, cap_s=0.08))  # no double wrapping
     client = AIOKafkaClient(bootstrap_servers="127.0.0.1:1")  # nothing listens there
