@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from streams.capi.client import GraphClient, GraphReply
+from tests.capi.fake_server import serve
 
 TOKEN = "EAAB-secret-token-value"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,16 +74,9 @@ class FakeGraph:
 @pytest.fixture
 async def graph() -> AsyncIterator[FakeGraph]:
     fake = FakeGraph()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.url = f"http://{host}:{port}"
-    yield fake
-    await runner.cleanup()
+    async with serve(fake.handle) as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture

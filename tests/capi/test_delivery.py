@@ -26,6 +26,7 @@ from streams.capi.delivery import (
 )
 from streams.domain.classify import Outcome
 from streams.domain.retry import RetryPolicy
+from tests.capi.fake_server import serve
 
 TOKEN = "EAAB-delivery-secret-token"
 DS = "1111"
@@ -119,16 +120,9 @@ class FakeGraph:
 @pytest.fixture
 async def graph() -> AsyncIterator[FakeGraph]:
     fake = FakeGraph()
-    app = web.Application()
-    app.router.add_post("/v25.0/{dataset}/events", fake.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.url = f"http://{host}:{port}"
-    yield fake
-    await runner.cleanup()
+    async with serve(fake.handle, "/v25.0/{dataset}/events", "POST") as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from aiohttp import web
 from streams.capi.quality import DEFAULT_FIELDS, DatasetQualityClient
 from streams.domain.quality import DatasetQuality
 from streams.sandbox.server import SandboxServer
+from tests.capi.fake_server import serve
 from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, FakeClock, event, user_data
 
 VERSION = "v25.0"
@@ -126,16 +127,9 @@ class FakeGraph:
 @pytest.fixture
 async def graph() -> AsyncIterator[FakeGraph]:
     fake = FakeGraph()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.url = f"http://{host}:{port}"
-    yield fake
-    await runner.cleanup()
+    async with serve(fake.handle) as url:
+        fake.url = url
+        yield fake
 
 
 async def test_request_shape_token_only_in_the_header(graph: FakeGraph) -> None:
