@@ -236,10 +236,7 @@ async def _collect_outcomes(
             if not alive():
                 log("the worker exited; see its output above")
                 break
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for rec in records:
-                    _note_outcome(orjson.loads(rec.value or b"{}"), topic, outcome)
+            _note_batch(await consumer.getmany(timeout_ms=500), topic, outcome)
             if time.monotonic() >= next_line:
                 line = progress.line()
                 if line:
@@ -251,12 +248,18 @@ async def _collect_outcomes(
             batch = await consumer.getmany(timeout_ms=1000)
             if not batch:
                 break
-            for records in batch.values():
-                for rec in records:
-                    _note_outcome(orjson.loads(rec.value or b"{}"), topic, outcome)
+            _note_batch(batch, topic, outcome)
     finally:
         await consumer.stop()
     return outcome
+
+
+def _note_batch(
+    batch: Mapping[Any, Any], topic: str, outcome: MutableMapping[tuple[int, int], Any]
+) -> None:
+    for records in batch.values():
+        for rec in records:
+            _note_outcome(orjson.loads(rec.value or b"{}"), topic, outcome)
 
 
 def _note_outcome(

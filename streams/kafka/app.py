@@ -150,8 +150,8 @@ class CapiApp(faust.App):
     async def on_started(self) -> None:
         await super().on_started()
         # Everything allocated so far (modules, faust's services, clients) lives as long as
-        # the process: keep it out of the collector's scans, which otherwise cost the hot
-        # path ~10-25% (measured with the collector off).
+        # the process: keep it out of full collections. Measured together with the worker's
+        # GC thresholds (run_worker); on its own, freezing made no measurable difference.
         gc.freeze()
 
     async def on_stop(self) -> None:
