@@ -1,7 +1,7 @@
 """Plan one take-window's accepted events into requests: per dataset, in input order, each
 request within the dataset's event and byte limits (Meta takes at most 1,000 events a request).
 
-Batching is a pure planning step over the window (style-anchors, convention 6): the window
+Batching is a pure planning step over the window : the window
 already bounds time and size, and every event of it is acked once its outcome is durable.
 """
 

@@ -1,4 +1,4 @@
-"""Dates of birth to `YYYYMMDD` (POLICY.md, field `db`).
+"""Dates of birth to `YYYYMMDD` (docs/normalization.md, field `db`).
 
 Only the runs of digits count; any other text (separators, `(mm/dd/yyyy)` hints) is ignored.
 Accepted: one run of 8 digits read as `YYYYMMDD`; or three runs with a 4-digit year first

@@ -1,7 +1,8 @@
 """Classify a Graph API reply to ``/{dataset}/events`` into one closed set of outcomes.
 
 Pure: values in, a :class:`Classification` out. The adapter (``streams.capi.delivery``) acts on
-it. Decisions follow capi-spec §6.3 and look at Graph ``error.code``/``error_subcode`` and
+it. Decisions follow Meta's error codes
+(Conversions API docs: Handling Errors) and look at Graph ``error.code``/``error_subcode`` and
 ``is_transient`` first; the HTTP status is only a fallback for replies without a Graph error
 (throttling, for one, usually arrives as HTTP 400 with ``type: OAuthException``).
 
@@ -139,7 +140,7 @@ _T, _H, _P, _X, _C = (
 )
 
 RULES: tuple[Rule, ...] = (
-    # First match wins: (code, subcode) rows precede code-only rows. Source: capi-spec §6.3.
+    # First match wins: (code, subcode) rows precede code-only rows.
     _r(100, _C, "dataset_unavailable", 33),
     _r(100, _P, "payload_invalid", (2804000, 2804099)),
     _r(100, _X, "invalid_parameter"),

@@ -29,8 +29,8 @@ _EVENT_ID_HEX_CHARS: Final = 32
 
 # fbclid values are URL-safe base64-like tokens; anything else would corrupt the fbc format.
 _FBCLID = re.compile(r"[A-Za-z0-9_-]{1,500}")
-# fbc creation time must be a 13-digit millisecond timestamp (POLICY.md), i.e. event_time
-# between 2001-09-09 and 2286-11-20.
+# fbc creation time must be a 13-digit millisecond timestamp (docs/normalization.md), i.e.
+# event_time between 2001-09-09 and 2286-11-20.
 _FBC_MIN_S: Final = 1_000_000_000
 _FBC_MAX_S: Final = 9_999_999_999
 

@@ -1,4 +1,4 @@
-"""Read an event time given as Unix seconds, Unix milliseconds or ISO-8601 (capi-spec.md §2.3)."""
+"""Read an event time given as Unix seconds, Unix milliseconds or ISO-8601."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """SHA-256 of normalized values and the anchored "already hashed" checks.
 
 A value is taken as already hashed only when the whole trimmed value is 64 hex digits, or is a
-Parameter Builder output `<64 lowercase hex>.<appendix>` (capi-spec §3.3, §3.4). MD5-looking
+Parameter Builder output `<64 lowercase hex>.<appendix>` (docs/normalization.md). MD5-looking
 32-hex values are not hashes here: they are normalized and hashed like any other value.
 """
 

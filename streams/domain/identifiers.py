@@ -1,4 +1,5 @@
-"""Checks for the user_data fields Meta takes unhashed (POLICY.md "Fields that are never hashed").
+"""Checks for the user_data fields Meta takes unhashed (docs/normalization.md,
+"Fields that are never hashed").
 
 Every check takes the trimmed (NFC) value and returns the value to send, or None when it is
 dropped. Case is kept everywhere (`fbc` is case-sensitive).

@@ -1,6 +1,6 @@
 """The Conversions API vocabulary: names, value sets and the per-dataset policy.
 
-Everything here is a constant taken from reference/capi-spec.md (section numbers in comments),
+Everything here is a constant taken from Meta's Conversions API docs (page titles in comments),
 plus `DatasetPolicy`, the per-dataset defaults the transform applies.
 """
 
@@ -48,7 +48,7 @@ __all__ = [
 
 
 class ActionSource(StrEnum):
-    """Where the conversion happened (§2.4); required on every event."""
+    """Where the conversion happened (Server Event Parameters); required on every event."""
 
     EMAIL = "email"
     WEBSITE = "website"
@@ -63,8 +63,9 @@ class ActionSource(StrEnum):
 
 ACTION_SOURCES: Final[frozenset[str]] = frozenset(a.value for a in ActionSource)
 
-# §2.1: every key Meta accepts at the top level of a server event (`data[i]`). Anything else
-# makes Meta reject the whole request ("Unexpected key"), so the transform drops it.
+# Server Event Parameters: every key Meta accepts at the top level of a server event
+# (`data[i]`). Anything else makes Meta reject the whole request ("Unexpected key"), so the
+# transform drops it.
 SERVER_EVENT_KEYS: Final[frozenset[str]] = frozenset(
     {
         "event_name",
@@ -89,7 +90,7 @@ SERVER_EVENT_KEYS: Final[frozenset[str]] = frozenset(
 # Keys of the native input format that never reach Meta.
 INPUT_ONLY_KEYS: Final[frozenset[str]] = frozenset({"dataset_id", "fbclid"})
 
-# §2.2: Meta Pixel standard events (plus the default PageView) and the business-messaging set.
+# Meta Pixel standard events (plus the default PageView) and the business-messaging set.
 STANDARD_EVENT_NAMES: Final[frozenset[str]] = frozenset(
     {
         "AddPaymentInfo",
@@ -131,11 +132,11 @@ BUSINESS_MESSAGING_EVENT_NAMES: Final[frozenset[str]] = frozenset(
     }
 )
 
-# §2.3: how old an event may be when it is sent.
+# Server Event Parameters, event_time: how old an event may be when it is sent.
 MAX_AGE_S: Final = 7 * 86_400
 MAX_AGE_PHYSICAL_STORE_S: Final = 62 * 86_400
 
-# §3.1: customer-information keys. Hashing and aliases belong to `normalize`.
+# Customer Information Parameters: the keys. Hashing and aliases belong to `normalize`.
 USER_DATA_HASHED_KEYS: Final[frozenset[str]] = frozenset(
     {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
 )
@@ -160,7 +161,8 @@ USER_DATA_PLAIN_KEYS: Final[frozenset[str]] = frozenset(
 )
 USER_DATA_KEYS: Final[frozenset[str]] = USER_DATA_HASHED_KEYS | USER_DATA_PLAIN_KEYS
 
-# §3.6: an event whose customer information is only (a subset of) one of these is refused.
+# Customer Information Parameters (minimum matching): an event whose customer information is
+# only (a subset of) one of these is refused.
 REFUSED_MATCH_KEY_SETS: Final[tuple[frozenset[str], ...]] = (
     frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
     frozenset({"db", "client_user_agent"}),
@@ -168,7 +170,7 @@ REFUSED_MATCH_KEY_SETS: Final[tuple[frozenset[str], ...]] = (
     frozenset({"ln", "ge"}),
 )
 
-# §4: standard custom_data keys. Any other key is a custom property and is kept.
+# Custom Data Parameters: the standard keys. Any other key is a custom property and is kept.
 CUSTOM_DATA_STANDARD_KEYS: Final[frozenset[str]] = frozenset(
     {
         "value",
@@ -189,7 +191,7 @@ CUSTOM_DATA_STANDARD_KEYS: Final[frozenset[str]] = frozenset(
         "store_data",
     }
 )
-# §4 `contents[]` item keys with a defined type; other item keys are passed through.
+# Custom Data Parameters: `contents[]` item keys with a defined type; other item keys pass.
 CONTENT_KEYS: Final[frozenset[str]] = frozenset(
     {
         "id",
@@ -204,7 +206,7 @@ CONTENT_KEYS: Final[frozenset[str]] = frozenset(
 )
 DELIVERY_CATEGORIES: Final[frozenset[str]] = frozenset({"in_store", "curbside", "home_delivery"})
 
-# §2.1
+# Server Event Parameters
 CUSTOMER_SEGMENTATIONS: Final[frozenset[str]] = frozenset(
     {
         "new_customer_to_business",
@@ -220,7 +222,7 @@ CUSTOMER_SEGMENTATIONS: Final[frozenset[str]] = frozenset(
 )
 MESSAGING_CHANNELS: Final[frozenset[str]] = frozenset({"messenger", "whatsapp", "instagram"})
 
-# §2.5 app_data
+# App Data Parameters (app_data)
 APP_DATA_BOOL_KEYS: Final[frozenset[str]] = frozenset(
     {
         "advertiser_tracking_enabled",
@@ -246,7 +248,7 @@ APP_DATA_KEYS: Final[frozenset[str]] = (
 EXTINFO_LENGTH: Final = 16
 EXTINFO_VERSIONS: Final[frozenset[str]] = frozenset({"a2", "i2"})
 
-# §2.1 original_event_data, §2.6 attribution_data
+# Server Event Parameters: original_event_data and attribution_data
 ORIGINAL_EVENT_DATA_KEYS: Final[frozenset[str]] = frozenset(
     {"event_name", "event_time", "order_id", "event_id"}
 )
@@ -312,7 +314,7 @@ DECLINE_REASONS: Final[frozenset[str]] = frozenset(
     }
 )
 
-# §7.3 Limited Data Use
+# Data Processing Options (Limited Data Use)
 LDU: Final = "LDU"
 LDU_COUNTRY_CODES: Final[dict[int, str]] = {0: "geolocate", 1: "US"}
 LDU_STATE_CODES: Final[dict[int, str]] = {

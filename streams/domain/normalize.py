@@ -1,6 +1,6 @@
 """Customer information (user_data) as Meta receives it: normalized, hashed, validated.
 
-The contract is shared/conformance/POLICY.md. Per value: numbers become strings; text is put in
+The contract is docs/normalization.md. Per value: numbers become strings; text is put in
 NFC and trimmed; an already hashed value (64 hex, or a Parameter Builder `<hash>.<appendix>`)
 is passed through; otherwise it is lowercased, normalized by its field's rule
 (`streams.domain.pii_fields`) and SHA-256 hashed (`streams.domain.hashing`). Never-hashed

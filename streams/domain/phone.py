@@ -1,4 +1,4 @@
-"""Phone numbers to E.164 digits without `+` (POLICY.md, field `ph`).
+"""Phone numbers to E.164 digits without `+` (docs/normalization.md, field `ph`).
 
 Input starting with `+` or `00` is international. Otherwise, with a region, the digits are
 parsed as a national number of that region by `phonenumbers` (which drops a trunk `0`, a UK

@@ -1,4 +1,4 @@
-"""One rule per hashed user_data field (POLICY.md "Per field"): lowercased text in, pre-hash out.
+"""One rule per hashed user_data field (docs/normalization.md): lowercased text in, pre-hash out.
 
 Every rule takes the value already in NFC, trimmed and lowercased, the context country (a
 lowercase alpha-2, or None when unknown) and the current year, and returns the string to hash,

@@ -3,7 +3,7 @@
 A failure record keeps the event as it would have been sent (hashed, client IP removed, with its
 `event_id`); re-sending it as a native event with `dataset_id` set makes the worker pass the
 hashed values through unchanged and keep the `event_id`, so Meta deduplicates it against any
-earlier copy of the same event (capi-spec §7: same `event_name` + `event_id`, same dataset,
+earlier copy of the same event (Meta's rule: same `event_name` + `event_id`, same dataset,
 within 48 hours; business messaging is never deduplicated by Meta). A record without an event
 (unparseable input) is re-sent as its `raw_base64` bytes when `failures.include_raw` kept them.
 

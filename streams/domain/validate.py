@@ -103,7 +103,7 @@ class RejectReason(StrEnum):
     MISSING_CURRENCY = "missing_currency"  # Purchase without custom_data.currency
     INVALID_CURRENCY = "invalid_currency"  # custom_data.currency is not an ISO 4217 code
     NO_CUSTOMER_INFORMATION = "no_customer_information"  # no usable user_data value at all
-    INSUFFICIENT_CUSTOMER_INFORMATION = "insufficient_customer_information"  # only §3.6 combos
+    INSUFFICIENT_CUSTOMER_INFORMATION = "insufficient_customer_information"  # only refused combos
     INVALID_LDU = "invalid_ldu"  # data_processing_options(_country/_state) value not allowed
     INCONSISTENT_LDU = "inconsistent_ldu"  # country/state without LDU, or LDU missing them
     INVALID_FIELD = "invalid_field"  # another known field has a wrong type or value
@@ -443,7 +443,7 @@ _CUSTOM_FIELDS: Final[dict[str, tuple[Callable[[object, str], object], str, int]
 
 
 def custom_data(value: object, field: str = "custom_data") -> dict[str, Any] | None:
-    """§4 custom_data: standard keys typed, custom properties kept (nulls removed)."""
+    """custom_data: standard keys typed, custom properties kept (nulls removed)."""
     out: dict[str, Any] = {}
     for key, raw in (value if type(value) is dict else _mapping(value, field)).items():
         if raw is None:
@@ -500,7 +500,7 @@ def _extinfo(value: object) -> list[str]:
 
 
 def app_data(value: object, field: str = "app_data") -> dict[str, Any] | None:
-    """§2.5 app_data; unknown keys dropped. Requirements are checked by `check_app`."""
+    """app_data; unknown keys dropped. Requirements are checked by `check_app`."""
     out: dict[str, Any] = {}
     for key, raw in (value if type(value) is dict else _mapping(value, field)).items():
         if raw is None:
@@ -595,12 +595,12 @@ def _typed_object(
 
 
 def original_event_data(value: object, field: str = "original_event_data") -> dict[str, Any] | None:
-    """§2.1 original_event_data (event_name, event_time, order_id, event_id)."""
+    """original_event_data (event_name, event_time, order_id, event_id)."""
     return _typed_object(value, field, _ORIGINAL_FIELDS)
 
 
 def attribution_data(value: object, field: str = "attribution_data") -> dict[str, Any] | None:
-    """§2.6 attribution_data with the Python SDK's field types and enums."""
+    """attribution_data with the Python SDK's field types and enums."""
     return _typed_object(value, field, _ATTRIBUTION_FIELDS)
 
 
@@ -636,7 +636,7 @@ OPTIONAL_FIELDS: Final[Mapping[str, Callable[[object, str], object]]] = {
 }
 
 
-# ---------------------------------------------------------------- LDU (§7.3)
+# ---------------------------------------------------------------- LDU (Data Processing Options)
 
 
 def data_processing(
@@ -684,7 +684,7 @@ def data_processing(
 
 
 def check_website(event: Mapping[str, Any], user_data: Mapping[str, Any]) -> None:
-    """website events need event_source_url and client_user_agent (§2.4)."""
+    """website events need event_source_url and client_user_agent."""
     if "event_source_url" not in event:
         raise Invalid(_R.MISSING_EVENT_SOURCE_URL, "event_source_url")
     if "client_user_agent" not in user_data:
@@ -692,7 +692,7 @@ def check_website(event: Mapping[str, Any], user_data: Mapping[str, Any]) -> Non
 
 
 def check_app(event: Mapping[str, Any]) -> None:
-    """app events need app_data with advertiser_tracking_enabled and extinfo (§2.5)."""
+    """app events need app_data with advertiser_tracking_enabled and extinfo."""
     data = event.get("app_data")
     if data is None:
         raise Invalid(_R.MISSING_APP_DATA, "app_data")
@@ -706,7 +706,7 @@ def check_app(event: Mapping[str, Any]) -> None:
 
 def check_messaging(event: Mapping[str, Any], user_data: Mapping[str, Any]) -> None:
     """business_messaging events need messaging_channel; WhatsApp ones the click-to-WhatsApp
-    click id too (capi-spec §3.1: ctwa_clid is required for WhatsApp messaging events)."""
+    click id too (Meta requires ctwa_clid for WhatsApp messaging events)."""
     channel = event.get("messaging_channel")
     if channel is None:
         raise Invalid(_R.MISSING_MESSAGING_CHANNEL, "messaging_channel")
@@ -715,7 +715,7 @@ def check_messaging(event: Mapping[str, Any], user_data: Mapping[str, Any]) -> N
 
 
 def check_purchase(event: Mapping[str, Any]) -> None:
-    """Purchase needs custom_data.value and custom_data.currency (§4)."""
+    """Purchase needs custom_data.value and custom_data.currency."""
     data = event.get("custom_data") or {}
     if "value" not in data:
         raise Invalid(_R.MISSING_VALUE, "custom_data.value")
@@ -724,7 +724,7 @@ def check_purchase(event: Mapping[str, Any]) -> None:
 
 
 def check_customer_information(user_data: Mapping[str, Any], country_defaulted: bool) -> None:
-    """At least one match key, and not only one of Meta's refused combinations (§3.6).
+    """At least one match key, and not only one of Meta's refused combinations.
 
     A country added from the dataset default does not count as customer information.
     """

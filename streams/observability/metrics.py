@@ -19,7 +19,8 @@ from streams.domain.model import USER_DATA_HASHED_KEYS, USER_DATA_PLAIN_KEYS
 
 __all__ = ["MATCH_KEYS", "Metrics"]
 
-# Customer-information keys whose presence drives Meta's Event Match Quality (capi-spec §3.1).
+# Customer-information keys whose presence drives Meta's Event Match Quality (Meta's
+# Conversions API docs: Customer Information Parameters).
 MATCH_KEYS = tuple(sorted(USER_DATA_HASHED_KEYS | USER_DATA_PLAIN_KEYS))
 _MATCH_KEY_SET = frozenset(MATCH_KEYS)
 NO_DATASET = "none"

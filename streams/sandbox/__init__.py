@@ -1,6 +1,6 @@
 """A strict local emulator of the Conversions API /events edge, with fault injection.
 
-It answers `POST /{version}/{dataset_id}/events` as capi-spec.md describes Meta's edge (JSON,
+It answers `POST /{version}/{dataset_id}/events` as Meta's edge does (JSON,
 multipart and url-encoded bodies; token in the body, query or `Authorization: Bearer`), with
 Meta's success and Graph error shapes and whole-batch rejection, injects faults on demand, and
 records every accepted event for inspection under `/_sandbox/`. It is deliberately independent

@@ -1,4 +1,5 @@
-"""Top-level request parameters of `POST /{version}/{dataset}/events` (capi-spec §1.3, §1.4).
+"""Top-level request parameters of `POST /{version}/{dataset}/events`
+(main body parameters, and the JSON, multipart and url-encoded bodies Meta accepts).
 
 Three encodings, as Meta accepts them: a JSON object body; multipart or url-encoded forms where
 `data` is a JSON string (and, as the Python SDK sends it, possibly an array of JSON strings, one

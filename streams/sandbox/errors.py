@@ -1,16 +1,16 @@
-"""Graph API errors as the sandbox answers them (capi-spec §6.2), and their catalogue.
+"""Graph API errors as the sandbox answers them (Meta's Conversions API docs: Handling Errors),
+and their catalogue.
 
 Bodies keep Graph's sparseness: `message`, `type`, `code`, `is_transient` and `fbtrace_id` are
 always present; `error_subcode`, `error_user_title` and `error_user_msg` only where Meta sends
 them (CAPI validation errors), so clients are exercised against missing fields too.
 
-CAPI validation errors (100/28040xx) never name the offending event, as at Meta (capi-spec §6.3:
-"the error does not identify the event"). The sandbox adds the event path in a header that only
-it sends, `X-Sandbox-Blame`, for people debugging by hand; clients must not depend on it.
+CAPI validation errors (100/28040xx) never name the offending event, as at Meta. The sandbox
+adds the event path in a header that only it sends, `X-Sandbox-Blame`, for people debugging by
+hand; clients must not depend on it.
 
-Subcodes: 33, 2804001, 2804003, 2804009, 2804016, 2804019, 2804050 as observed at Meta (capi-spec
-§6.3, peers.md). 2804004 for an `event_time` in the future is the sandbox's own choice: Meta does
-not document that case.
+Subcodes: 33, 2804001, 2804003, 2804009, 2804016, 2804019, 2804050 as Meta sends them. 2804004
+for an `event_time` in the future is the sandbox's own choice: Meta does not document that case.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ keep counting past that. With `jsonl_path`, every accepted event is also appende
 one JSON line (the same object the listing returns); `reset()` leaves the file alone.
 
 Duplicates: an event whose (event_name, event_id) was first received for the same dataset less
-than 48 hours earlier is one Meta would drop (capi-spec §7.1). The sandbox still accepts and
+than 48 hours earlier is one Meta would drop (Meta's Conversions API
+docs: Handling Duplicate Pixel and Conversions API Events). The sandbox still accepts and
 stores it (Meta counts it in `events_received` too) and counts it in `duplicates`. First-seen
 times are kept for at most `max_dedup_keys` (event_name, event_id) pairs per dataset; past that
 the oldest quarter is forgotten.

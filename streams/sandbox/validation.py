@@ -1,4 +1,5 @@
-"""Meta's rules for the events of one request (capi-spec §2-§5): the first violation, or None.
+"""Meta's rules for the events of one request (server event, customer
+information and custom data parameters, and the limits): the first violation, or None.
 
 Whole-batch semantics: one invalid event fails the request; the caller records nothing then.
 Rules, in the order they are checked for each event:
@@ -19,8 +20,8 @@ Rules, in the order they are checked for each event:
   is `a2` or `i2`; business_messaging events a `messaging_channel` (messenger, whatsapp,
   instagram), WhatsApp ones also `user_data.ctwa_clid`; with `data_processing_options: ["LDU"]`
   the country is required, the state too when there is no IP (missing: 2804019, malformed: 100);
-* customer information that is only a subset of one of the combinations Meta refuses (§3.6:
-  ct+country+st+zp+ge+client_user_agent, db+client_user_agent, fn+ge, ln+ge), or none: 2804050;
+* customer information that is only a subset of one of the combinations Meta refuses
+  (ct+country+st+zp+ge+client_user_agent, db+client_user_agent, fn+ge, ln+ge), or none: 2804050;
 * Purchase events have `custom_data.value` (a number) and `custom_data.currency` (three
   letters, any case) (else 2804009); on other events a present value/currency must be valid
   too (else 100).
@@ -298,7 +299,8 @@ def _check_event(
         if err is not None:
             return err
 
-    # Minimum matching (capi-spec §3.6) after every key is known to be well-formed.
+    # Minimum matching (Meta refuses events matched only by weak key combinations), checked
+    # after every key is known to be well-formed.
     if len(ud) <= _MAX_COMBO or [] in ud.values():
         present = {k for k, v in ud.items() if v != []}
         if len(present) <= _MAX_COMBO and (

@@ -1,4 +1,4 @@
-"""Table-driven tests for streams.domain.classify (capi-spec §6.3)."""
+"""Table-driven tests for streams.domain.classify (Graph error codes)."""
 
 from __future__ import annotations
 

@@ -42,15 +42,10 @@ def sha(text: str) -> str:
 
 
 def _vectors_file() -> Path:
-    """shared/conformance/normalization-public.jsonl beside the repo, else the copy in tests."""
+    """The public vectors of docs/normalization.md (or their file in $CAPI_CONFORMANCE_DIR)."""
     override = os.environ.get("CAPI_CONFORMANCE_DIR")
     if override:
         return Path(override) / "normalization-public.jsonl"
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "conformance" / "normalization-public.jsonl"
-        if candidate.is_file():
-            return candidate
-    # A copy of the public vectors ships with the tests for clones without shared/ beside them.
     return (
         Path(__file__).resolve().parents[1] / "data" / "conformance" / "normalization-public.jsonl"
     )
