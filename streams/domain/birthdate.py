@@ -9,9 +9,10 @@ year lie in 1900..`current_year`.
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Final
+
+from streams.domain.civil_time import is_real_date
 
 __all__ = ["MIN_YEAR", "normalize_birthdate"]
 
@@ -45,10 +46,6 @@ def normalize_birthdate(text: str, current_year: int) -> str | None:
 
 def _checked(year: str, month: str, day: str, current_year: int) -> str | None:
     y, m, d = int(year), int(month), int(day)
-    if not MIN_YEAR <= y <= current_year:
-        return None
-    try:
-        datetime.date(y, m, d)
-    except ValueError:
+    if not MIN_YEAR <= y <= current_year or not is_real_date(y, m, d):
         return None
     return f"{y:04d}{m:02d}{d:02d}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
 from typing import Final
+
+from streams.domain.civil_time import parse_iso8601
 
 __all__ = ["MS_THRESHOLD", "parse_event_time"]
 
@@ -58,11 +59,7 @@ def _from_float(value: float) -> int | None:
 def _from_iso(text: str) -> int | None:
     if not text or not text[0].isdigit():
         return None
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = moment.timestamp()
-    except (ValueError, OverflowError):
+    seconds = parse_iso8601(text)
+    if seconds is None:
         return None
     return _from_float(seconds) if seconds < MS_THRESHOLD else None

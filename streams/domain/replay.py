@@ -19,12 +19,12 @@ import math
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
 import orjson
 
+from streams.domain.civil_time import parse_iso8601
 from streams.domain.formats.names import FORMAT_HEADER, NATIVE
 from streams.domain.model import MAX_AGE_PHYSICAL_STORE_S, MAX_AGE_S
 from streams.domain.records import SourceRef
@@ -126,15 +126,12 @@ def parse_time(text: str) -> float:
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError("expected non-negative Unix seconds or an ISO-8601 time")
         return seconds
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = parse_iso8601(value)
+    if moment is None:
         raise ValueError(
             "expected Unix seconds or an ISO-8601 time such as 2026-11-27T09:15:00+01:00"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        )
+    return moment
 
 
 def _coords(ref: SourceRef) -> str:

@@ -14,11 +14,11 @@ and `dataset_id` are dropped. `transform` never raises.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
 
+from streams.domain.civil_time import SECONDS_PER_DAY, year_of_day
 from streams.domain.enrich import (
     derive_event_id,
     fbc_from_fbclid,
@@ -114,7 +114,7 @@ def _year_of_day(day: int) -> int:
     if year is None:
         if len(_YEARS) >= _MAX_REMEMBERED_DAYS:
             _YEARS.clear()
-        year = _YEARS[day] = datetime.fromtimestamp(day * 86_400, UTC).year
+        year = _YEARS[day] = year_of_day(day)
     return year
 
 
@@ -266,7 +266,7 @@ def _user_data(
         prepared,
         policy.default_country,
         policy.external_id_policy,
-        current_year=_year_of_day(int(now) // 86_400),
+        current_year=_year_of_day(int(now) // SECONDS_PER_DAY),
     )
     if "fbc" not in hashed and seconds is not None:
         url = obj.get("event_source_url")
