@@ -7,9 +7,8 @@ is passed through; otherwise it is lowercased, normalized by its field's rule
 fields are checked (`streams.domain.identifiers`) and sent as one value. Invalid values are
 dropped and reported as `Dropped(field, reason)`, never raised, and never carry the value.
 
-The current year (upper bound of `db`) is a parameter. When it is not given, the public
-functions read today's date, once per call and only if a `db` value is present: a documented
-exception to "no clock in the domain" so that callers without a clock keep a correct bound.
+The current year (upper bound of `db`) is a parameter the caller gives: the domain reads no
+clock.
 
 Speed: `hash_user_data_report` remembers the outcome of each string value (the hash to send, or
 the drop reason) in bounded per-field memos (`streams.domain.memo`, `MEMO_LIMIT`), keyed by the
@@ -22,7 +21,6 @@ Mappings that are not dicts) takes the general one, with the same results.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import math
 import unicodedata
@@ -124,7 +122,7 @@ def normalize_field(
     value: str,
     country: str | None = None,
     *,
-    current_year: int | None = None,
+    current_year: int,
 ) -> str | None:
     """Normalized pre-hash string for one value of one user_data field.
 
@@ -148,10 +146,7 @@ def normalize_field(
     if already is not None:
         return already
     context = _context_country(country)
-    year = current_year
-    if year is None:
-        year = datetime.date.today().year if key == "db" else 0
-    return rule(_lower(text), context, year)
+    return rule(_lower(text), context, current_year)
 
 
 def hash_user_data(
@@ -159,7 +154,7 @@ def hash_user_data(
     default_country: str | None = None,
     external_id_policy: ExternalIdPolicy = "hash",
     *,
-    current_year: int | None = None,
+    current_year: int,
 ) -> dict[str, Any]:
     """user_data as sent to Meta: see `hash_user_data_report` (this drops the report)."""
     return hash_user_data_report(
@@ -172,7 +167,7 @@ def hash_user_data_report(
     default_country: str | None = None,
     external_id_policy: ExternalIdPolicy = "hash",
     *,
-    current_year: int | None = None,
+    current_year: int,
 ) -> tuple[dict[str, Any], tuple[Dropped, ...]]:
     """user_data as sent to Meta, and the values dropped on the way (field, reason).
 
@@ -210,17 +205,14 @@ def _report(
     user_data: Mapping[str, Any],
     context: str | None,
     external_id_policy: ExternalIdPolicy,
-    current_year: int | None,
+    current_year: int,
 ) -> tuple[dict[str, Any], tuple[Dropped, ...]]:
     """The general path of `hash_user_data_report` (any input, no memo)."""
     drops: list[Dropped] = []
     grouped = _group_by_key(user_data, drops)
-    year = current_year
-    if year is None and "db" in grouped:
-        year = datetime.date.today().year
     result: dict[str, Any] = {}
     for key, raw in grouped.items():
-        sent = _sent(key, raw, context, year or 0, external_id_policy, drops)
+        sent = _sent(key, raw, context, current_year, external_id_policy, drops)
         if sent is not None:
             result[key] = sent
     return result, tuple(drops)
@@ -359,7 +351,7 @@ def _memoized_report(
     user_data: Mapping[str, Any],
     context: str | None,
     external_id_policy: ExternalIdPolicy,
-    current_year: int | None,
+    current_year: int,
 ) -> tuple[dict[str, Any], tuple[Dropped, ...]] | None:
     """`_report` with per-value outcomes from the memos, for a dict whose keys map to distinct
     CAPI keys; None for any other input.
@@ -378,14 +370,12 @@ def _memoized_report(
     result: dict[str, Any] = {}
     drops: list[Dropped] = []
     unknown = 0
-    year = current_year or 0
+    year = current_year
     for (key, kind, current, memo, rule), raw in zip(plan, user_data.values(), strict=True):
         if type(raw) is not str or len(raw) > _MEMO_MAX_LENGTH:
             if kind == _UNKNOWN:
                 unknown += 1
                 continue
-            if kind == _BIRTHDATE and current_year is None:
-                current_year = year = datetime.date.today().year
             sent = _sent(key, raw, context, year, external_id_policy, drops)
             if sent is not None:
                 result[key] = sent
@@ -426,8 +416,6 @@ def _memoized_report(
                 continue
             outcome = current.get(raw) or _remember(memo, raw, key, rule, raw, None, 0)
         elif kind == _BIRTHDATE:
-            if current_year is None:
-                current_year = year = datetime.date.today().year
             dated = (raw, year)
             outcome = current.get(dated) or _remember(memo, dated, key, rule, raw, None, year)
         elif kind == _UNKNOWN:
