@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.demo import demo_events  # noqa: E402
-from streams.kafka import broker  # noqa: E402
+from streams.dev import broker  # noqa: E402
+from streams.dev.demo import demo_events  # noqa: E402
 from tests.kafka.harness import DATASET_A, DATASET_B, Topics, create_topics, free_port  # noqa: E402
 
 __all__ = ["ROOT", "Rig", "fill", "rss_mb"]

@@ -97,7 +97,7 @@ def start_sandbox(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes
     cmd = [
         sys.executable,
         "-m",
-        "streams.sandbox",
+        "streams.dev.sandbox",
         "--port",
         str(port),
         "--max-receipts",

@@ -1,6 +1,6 @@
 """`capi-streams`: one command line with subcommands.
 
-- `kafka start|stop|status`: a real local Kafka broker (see streams/kafka/broker.py).
+- `kafka start|stop|status`: a real local Kafka broker (see streams/dev/broker.py).
 - `sandbox`: the local Graph API sandbox.
 - `worker`: the faust worker, from a config file.
 - `run`: the main job on embedded defaults (local broker, sandbox) with a live progress line.
@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streams.kafka import broker
+from streams.dev import broker
 from streams.settings import ConfigError, load_settings
 
 __all__ = ["main"]
@@ -89,7 +90,7 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.local_run import run_main
+    from streams.dev.local_run import run_main
 
     return run_main(args.config, demo=args.demo, demo_count=args.events)
 
@@ -110,13 +111,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from streams.sandbox.cli import run_from_args
+    from streams.dev.sandbox.cli import run_from_args
 
     return run_from_args(args)
 
 
 def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from streams.sandbox.cli import add_arguments
+    from streams.dev.sandbox.cli import add_arguments
 
     p = sub.add_parser("sandbox", help="a strict local Graph API (Conversions API) sandbox")
     add_arguments(p)
@@ -131,6 +132,11 @@ def _replay(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"capi-streams replay: configuration error: {exc}", file=sys.stderr)
         return 2
+    if not settings.kafka.bootstrap_servers:
+        running = broker.status()  # `capi-streams run` / `kafka start` left one running
+        if running is not None:
+            kafka = dataclasses.replace(settings.kafka, bootstrap_servers=running.bootstrap)
+            settings = dataclasses.replace(settings, kafka=kafka)
     return run_from_args(args, settings)
 
 
@@ -163,12 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(sub)
     _add_payload_commands(sub)
     _add_replay(sub)
-    for register in _EXTRA_COMMANDS:
-        register(sub)
     return parser
-
-
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,18 +30,27 @@ from streams.domain.formats import FORMAT_HEADER, NATIVE, UnmappedAction
 from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
 from streams.domain.payload_helper import explain, has_failures, render_text
 from streams.domain.transform import DatasetPolicy, Rejected, transform
-from streams.settings import ConfigError, Settings, load_settings
+from streams.settings import (
+    DEFAULT_MAX_EVENT_BYTES,
+    ConfigError,
+    DatasetSettings,
+    Settings,
+    load_settings,
+)
 
 __all__ = ["add_import", "add_validate"]
 
 
+def _dataset(settings: Settings, dataset: str | None) -> DatasetSettings | None:
+    chosen = dataset or settings.routing.default_dataset
+    return settings.dataset(chosen) if chosen else None
+
+
 def _policy(settings: Settings, dataset: str | None) -> DatasetPolicy:
-    if dataset:
-        configured = settings.dataset(dataset)
-        return configured.policy() if configured else DatasetPolicy(dataset)
-    default = settings.routing.default_dataset
-    configured = settings.dataset(default) if default else None
-    return configured.policy() if configured else DatasetPolicy("validate")
+    configured = _dataset(settings, dataset)
+    if configured is not None:
+        return configured.policy()
+    return DatasetPolicy(dataset or "validate")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -56,6 +65,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"capi-streams validate: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     topic_format = settings.formats.for_topic(args.topic or settings.kafka.input_topics[0])
+    configured = _dataset(settings, args.dataset)
     items = explain(
         data,
         args.format or topic_format.format,
@@ -63,6 +73,7 @@ def _validate(args: argparse.Namespace) -> int:
         time.time(),
         options=topic_format.options,
         mappings=settings.formats.mappings,
+        max_event_bytes=configured.max_event_bytes if configured else DEFAULT_MAX_EVENT_BYTES,
     )
     print(render_text(items), end="")
     return 1 if has_failures(items) else 0

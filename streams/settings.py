@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from streams.domain.admission import AdmissionContext
 from streams.domain.formats import FormatConfig, parse_format_config
 from streams.domain.transform import DatasetPolicy
 
@@ -40,6 +41,7 @@ __all__ = [
 ENV_PREFIX = "CAPI_"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
+DEFAULT_MAX_EVENT_BYTES = 262_144
 
 
 class ConfigError(ValueError):
@@ -107,9 +109,8 @@ class DatasetSettings:
     ldu_state: int | None = None
     external_id: Literal["hash", "raw"] = "hash"
     max_events: int = 1000
-    max_wait_ms: int = 500
     max_bytes: int = 4_000_000
-    max_event_bytes: int = 262_144  # one event as sent; larger ones fail with event_too_large
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # one event as sent; larger: event_too_large
     max_future_skew_seconds: int = 60
 
     def policy(self) -> DatasetPolicy:
@@ -155,7 +156,7 @@ class FailuresSettings:
 @dataclass(frozen=True)
 class WorkerSettings:
     take_max: int = 4000  # events per take window (all datasets)
-    take_within_ms: int = 200  # window time limit
+    take_within_ms: int = 200  # window time limit (all datasets)
     max_pending_windows: int = 16  # windows processed at once
     max_unacked_events: int = 20_000  # taken but not acked (behind a held dataset): memory bound
     rebalance_grace_seconds: float = 10.0  # then a rebalance releases held datasets
@@ -176,6 +177,20 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     # Input formats per topic and declarative mappings ([formats], [mappings]; see README).
     formats: FormatConfig = field(default_factory=FormatConfig)
+    # Deprecated keys that were read and mapped onto their replacement (say so at start-up).
+    deprecations: tuple[str, ...] = field(default=(), compare=False)
+
+    def admission(self) -> AdmissionContext:
+        """What the domain's admission step needs from these settings."""
+        return AdmissionContext(
+            policies={d.id: d.policy() for d in self.datasets},
+            max_event_bytes={d.id: d.max_event_bytes for d in self.datasets},
+            max_message_bytes=self.kafka.max_message_bytes,
+            formats=self.formats,
+            topic_datasets=self.routing.topics,
+            default_dataset=self.routing.default_dataset,
+            include_raw=self.failures.include_raw,
+        )
 
     def dataset(self, dataset_id: str) -> DatasetSettings | None:
         for ds in self.datasets:
@@ -332,9 +347,13 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
         kwargs["default_country"] = country.lower()
     if not 1 <= kwargs.get("max_events", 1000) <= 1000:
         raise ConfigError(f"{where}.max_events: expected 1..1000 (Meta's limit per request)")
-    if not 1_000 <= kwargs.get("max_event_bytes", 262_144) <= kwargs.get("max_bytes", 4_000_000):
+    if (
+        not 1_000
+        <= kwargs.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
+        <= kwargs.get("max_bytes", 4_000_000)
+    ):
         raise ConfigError(f"{where}.max_event_bytes: expected 1000..max_bytes")
-    if kwargs.get("max_wait_ms", 500) < 0:
+    if kwargs.pop("max_wait_ms", 0) < 0:
         raise ConfigError(f"{where}.max_wait_ms: expected >= 0")
     if kwargs.get("ldu_country") not in (None, 0, 1):
         raise ConfigError(f"{where}.ldu_country: expected 0 (geolocate) or 1 (USA)")
@@ -343,6 +362,26 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
         raise ConfigError(f"{where}.ldu_state: expected 0 or a state code 1000..1013")
     token_value = env.get(kwargs["token_env"])
     return DatasetSettings(**kwargs, token=Secret(token_value) if token_value else None)
+
+
+def _max_wait_ms(ds_raw: list[dict[str, Any]], sections: dict[str, Any]) -> tuple[str, ...]:
+    """`datasets[].max_wait_ms` (deprecated): the worker always took the shortest over all
+    datasets as its one window, so it maps onto `worker.take_within_ms` (the shorter wins)."""
+    waits = {
+        i: _coerce(f"datasets[{i}].max_wait_ms", d["max_wait_ms"], int)
+        for i, d in enumerate(ds_raw)
+        if "max_wait_ms" in d
+    }
+    if not waits:
+        return ()
+    worker: WorkerSettings = sections["worker"]
+    window = min(worker.take_within_ms, *waits.values())
+    sections["worker"] = replace(worker, take_within_ms=window)
+    keys = ", ".join(f"datasets[{i}].max_wait_ms" for i in waits)
+    return (
+        f"{keys}: deprecated; the window is worker.take_within_ms for all datasets "
+        f"(now {window} ms)",
+    )
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -382,6 +421,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
             ds_raw.append({})
         ds_raw[index].update(values)
     datasets = tuple(_dataset(i, d, env) for i, d in enumerate(ds_raw))
+    deprecations = _max_wait_ms(ds_raw, sections)
     ids = [d.id for d in datasets]
     if len(set(ids)) != len(ids):
         raise ConfigError("datasets: each id may appear once")
@@ -409,7 +449,13 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
         formats = parse_format_config(raw.get("formats"), raw.get("mappings"))
     except ValueError as exc:  # FormatConfigError / MappingError name the key
         raise ConfigError(str(exc)) from None
-    settings = Settings(datasets=datasets, routing=routing, formats=formats, **sections)
+    settings = Settings(
+        datasets=datasets,
+        routing=routing,
+        formats=formats,
+        deprecations=deprecations,
+        **sections,
+    )
     _check(settings)
     return settings
 

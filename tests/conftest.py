@@ -1,6 +1,6 @@
 """Shared fixtures: one real Kafka broker per test session, unique topic names per test.
 
-The broker is started through streams.kafka.broker, the same code as `capi-streams kafka start`.
+The broker is started through streams.dev.broker, the same code as `capi-streams kafka start`.
 `CAPI_TEST_KAFKA_VERSION` selects the Kafka version (CI runs a 3.9 and a 4.x leg);
 `CAPI_TEST_BOOTSTRAP` points the tests at an already running broker instead. If the broker
 cannot start, every integration test errors: the run fails, it never skips silently.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from streams.kafka import broker
+from streams.dev import broker
 
 # The property tests check what a function does with any input, not how fast inputs are drawn:
 # on a 2-core CI machine a draw or an example can stall behind the broker or a worker process

@@ -33,12 +33,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.capi.client import GraphClient
 from streams.capi.delivery import Deliverer, DeliveryConfig
+from streams.dev.sandbox.datasets import Dataset
+from streams.dev.sandbox.faults import FaultConfig
+from streams.dev.sandbox.server import SandboxServer
 from streams.domain.retry import RetryPolicy
 from streams.kafka.app import create_app
 from streams.observability.metrics import Metrics
-from streams.sandbox.datasets import Dataset
-from streams.sandbox.faults import FaultConfig
-from streams.sandbox.server import SandboxServer
 from streams.settings import ConfigError, load_settings
 from tests.kafka.harness import (
     DATASET_A,

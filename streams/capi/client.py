@@ -1,9 +1,11 @@
 """aiohttp client for ``POST {base_url}/{api_version}/{dataset}/events``.
 
 One ``ClientSession`` per client for the process lifetime (keep-alive, pooled connections).
-The token travels only in the ``Authorization: Bearer`` header: never in the URL, never in a
-log line, never in a repr. HTTP and network failures are returned as a :class:`GraphReply`
-with ``status=None`` and an ``error_kind``; only programming errors raise.
+The client holds each dataset's access token as a :class:`~streams.settings.Secret` and
+unwraps it only to build the ``Authorization: Bearer`` header: never in the URL, never in a
+log line, never in a repr; nothing upstream (pipeline, deliverer) ever sees a token. HTTP and
+network failures are returned as a :class:`GraphReply` with ``status=None`` and an
+``error_kind``; only programming errors raise.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from yarl import URL
 
 from streams import __version__
 from streams.capi.lifecycle import AsyncClient
+from streams.settings import Secret
 
 __all__ = ["GraphClient", "GraphReply"]
 
@@ -61,6 +64,8 @@ class GraphClient(AsyncClient):
         timeout_s: total time for one request, connect through body (Meta advises >= 1.5 s).
         max_connections: size of the connection pool; match it to the total requests in flight
             (datasets x per-dataset concurrency).
+        tokens: each dataset's access token (a dataset without one is sent an empty bearer,
+            which Meta refuses as a configuration error).
         partner_agent: optional platform identifier sent in the body.
         user_agent: sent as ``User-Agent``.
     """
@@ -70,6 +75,7 @@ class GraphClient(AsyncClient):
         base_url: str,
         api_version: str,
         *,
+        tokens: Mapping[str, Secret] | None = None,
         timeout_s: float = 5.0,
         max_connections: int = 32,
         partner_agent: str | None = None,
@@ -88,6 +94,7 @@ class GraphClient(AsyncClient):
         self._timeout_s = timeout_s
         self._max_connections = max_connections
         self._partner_agent = partner_agent
+        self._tokens: dict[str, Secret] = dict(tokens or {})
         self._user_agent = user_agent
         self._urls: dict[str, URL] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -153,7 +160,6 @@ class GraphClient(AsyncClient):
     async def post_events(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None = None,
     ) -> GraphReply:
@@ -163,7 +169,9 @@ class GraphClient(AsyncClient):
             raise RuntimeError("GraphClient.start() has not been awaited")
         url = self.url_for(dataset_id)
         data = self.encode_body(events, test_event_code)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        token = self._tokens.get(dataset_id)
+        bearer = f"Bearer {token.reveal() if token is not None else ''}"
+        headers = {"Authorization": bearer, "Content-Type": "application/json"}
         started = time.perf_counter()
         kind: str
         try:

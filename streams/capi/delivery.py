@@ -7,7 +7,7 @@
 * failed: ``graph_rejected`` (Meta refused it; isolated by bisection) or
   ``retries_exhausted`` (transient errors outlasted the :class:`RetryPolicy`): write a failure
   record, then ack it;
-* held: not finished because :meth:`Deliverer.stop` was called while waiting (configuration
+* held: not finished because :meth:`DatasetHolds.stop` was called while waiting (configuration
   hold, throttle pause or backoff). Do not ack: the events stay in Kafka.
 
 Policy, per :func:`streams.domain.classify.classify`:
@@ -18,15 +18,18 @@ Policy, per :func:`streams.domain.classify.classify`:
 * THROTTLED: pause the whole dataset (every batch of it waits) for Meta's estimate, or for a
   jittered backoff when there is none, then resend. Throttling is backpressure, never a failure,
   and has no total bound: Meta asks callers to back off and more calls extend the block. Each
-  single wait is capped by ``throttle_max_wait_s``; :meth:`Deliverer.stop` ends the wait.
+  single wait is capped by ``throttle_max_wait_s``; :meth:`DatasetHolds.stop` ends the wait.
 * PAYLOAD/REJECTED: Meta rejects whole batches without naming the event, so a batch of n > 1 is
   split in halves, sent concurrently, recursively; a single event that is still refused fails
   with ``graph_rejected``. ``max_rejected_requests`` bounds the refused requests per batch (each
   counts against the app's Marketing API error rate); past it, a refused sub-batch fails whole
   with ``isolated=False``.
-* CONFIG: pause the dataset, report it once (log + ``Observer.on_paused``), then probe with the
-  same batch every ``config_retry_s`` (one probe at a time per dataset) until Meta accepts or
-  refuses on the payload, or until :meth:`Deliverer.stop`. Other datasets are unaffected.
+* CONFIG: hold the dataset (:class:`streams.capi.holds.DatasetHolds` reports it once), then
+  probe with the same batch every ``config_retry_s`` (one probe at a time per dataset) until
+  Meta accepts or refuses on the payload, or until the holds are stopped. Other datasets are
+  unaffected.
+
+Tokens never pass through here: the :class:`EventSender` (the Graph client) holds them.
 
 Cancelling the task that awaits :meth:`Deliverer.deliver` raises ``CancelledError`` as usual;
 treat every event of that batch as held.
@@ -43,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from streams.capi.client import GraphReply
+from streams.capi.holds import DatasetHolds
 from streams.domain.classify import Classification, Outcome, classify
 from streams.domain.retry import RetryPolicy, backoff_delay
 
@@ -71,7 +75,6 @@ class EventSender(Protocol):
     async def post_events(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None = None,
     ) -> GraphReply: ...
@@ -198,26 +201,16 @@ class DeliveryResult:
     def delivered_count(self) -> int:
         return sum(len(r.indices) for r in self.delivered)
 
-    @property
-    def is_held(self) -> bool:
-        """True when some events are neither delivered nor failed: do not ack those."""
-        return bool(self.held)
-
-    def delivered_indices(self) -> list[int]:
-        return sorted(i for r in self.delivered for i in r.indices)
-
 
 class _Dataset:
     """Shared state of one dataset across concurrent ``deliver`` calls."""
 
-    __slots__ = ("config_error", "in_flight", "probe_lock", "resume_at", "throttle_streak")
+    __slots__ = ("in_flight", "resume_at", "throttle_streak")
 
     def __init__(self, max_in_flight: int) -> None:
         self.in_flight = asyncio.Semaphore(max_in_flight)
-        self.probe_lock = asyncio.Lock()
         self.resume_at = 0.0
         self.throttle_streak = 0
-        self.config_error: Classification | None = None
 
 
 class _Run:
@@ -235,19 +228,16 @@ class _Run:
         "state",
         "test_event_code",
         "throttles",
-        "token",
     )
 
     def __init__(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None,
         state: _Dataset,
     ) -> None:
         self.dataset_id = dataset_id
-        self.token = token
         self.events = events
         self.test_event_code = test_event_code
         self.state = state
@@ -291,8 +281,9 @@ class _Run:
 class Deliverer:
     """Runs the delivery policy (see module docstring) over an :class:`EventSender`.
 
-    ``sleep``, ``rand`` and ``clock`` are injectable for tests; ``clock`` must be monotonic and
-    advance across ``sleep``.
+    ``holds`` is shared with the pipeline (the wiring builds one); by default the deliverer
+    makes its own. ``sleep``, ``rand`` and ``clock`` are injectable for tests; ``clock`` must
+    be monotonic and advance across ``sleep``.
     """
 
     def __init__(
@@ -301,6 +292,7 @@ class Deliverer:
         config: DeliveryConfig | None = None,
         observer: Observer | None = None,
         *,
+        holds: DatasetHolds | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
@@ -312,31 +304,10 @@ class Deliverer:
         self._rand = rand
         self._clock = clock
         self._datasets: dict[str, _Dataset] = {}
-        self._stopping = asyncio.Event()
+        self.holds = holds or DatasetHolds(self._obs, probe_every_s=self._cfg.config_retry_s)
 
     def __repr__(self) -> str:
         return f"Deliverer(config={self._cfg!r}, datasets={sorted(self._datasets)!r})"
-
-    def stop(self) -> None:
-        """Stop sending: waits end now and unfinished events come back as ``held``."""
-        self._stopping.set()
-
-    def resume(self) -> None:
-        """Undo :meth:`stop` (after a rebalance released the holds): send again."""
-        self._stopping.clear()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    def paused_datasets(self) -> frozenset[str]:
-        """Datasets currently held for a configuration error."""
-        return frozenset(k for k, s in self._datasets.items() if s.config_error is not None)
-
-    def throttled_until(self, dataset_id: str) -> float:
-        """Clock time until which the dataset is paused (0.0 when never paused)."""
-        state = self._datasets.get(dataset_id)
-        return state.resume_at if state else 0.0
 
     def _state(self, dataset_id: str) -> _Dataset:
         state = self._datasets.get(dataset_id)
@@ -347,12 +318,11 @@ class Deliverer:
     async def deliver(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None = None,
     ) -> DeliveryResult:
         """Deliver one batch (<= 1,000 events) of one dataset; see the module docstring."""
-        run = _Run(dataset_id, token, events, test_event_code, self._state(dataset_id))
+        run = _Run(dataset_id, events, test_event_code, self._state(dataset_id))
         started = self._clock()
         if events:
             await self._part(run, range(len(events)))
@@ -370,7 +340,7 @@ class Deliverer:
 
     async def _part(self, run: _Run, indices: range) -> None:
         """Deliver ``run.events[indices]`` until it is delivered, failed, split or held."""
-        st = run.state
+        st, holds, dataset = run.state, self.holds, run.dataset_id
         whole = len(indices) == len(run.events)
         chunk = run.events if whole else run.events[indices.start : indices.stop]
         failures = 0
@@ -381,18 +351,18 @@ class Deliverer:
                 run.held.append(indices)
                 return
             sent: tuple[Classification, GraphReply] | None = None
-            if st.config_error is not None:
-                async with st.probe_lock:  # one probe at a time while the dataset is held
+            if holds.is_held(dataset):
+                async with holds.probe_lock(dataset):  # one probe at a time while held
                     if not await self._wait_open(st):
                         run.held.append(indices)
                         return
-                    if st.config_error is not None:
+                    if holds.is_held(dataset):
                         sent = await self._send(run, chunk)
             cls, reply = sent if sent is not None else await self._send(run, chunk)
             attempts += 1
             outcome = cls.outcome
             if outcome is Outcome.DELIVERED:
-                self._config_ok(run, cls)
+                holds.release(dataset, cls)
                 st.throttle_streak = 0
                 self._delivered(run, indices, cls, reply, attempts)
                 return
@@ -400,10 +370,11 @@ class Deliverer:
                 self._throttled(run, cls)
                 continue
             if outcome is Outcome.CONFIG:
-                self._config_failed(run, cls)
+                holds.hold(dataset, cls)
+                st.resume_at = max(st.resume_at, self._clock() + self._cfg.config_retry_s)
                 continue
             if outcome is Outcome.PAYLOAD or outcome is Outcome.REJECTED:
-                self._config_ok(run, cls)
+                holds.release(dataset, cls)
                 run.rejected += 1
                 if len(indices) > 1 and run.rejected <= self._cfg.max_rejected_requests:
                     mid = (indices.start + indices.stop) // 2
@@ -448,9 +419,7 @@ class Deliverer:
         async with run.state.in_flight:
             self._obs.on_in_flight(dataset, 1)
             try:
-                reply = await self._sender.post_events(
-                    dataset, run.token, chunk, run.test_event_code
-                )
+                reply = await self._sender.post_events(dataset, chunk, run.test_event_code)
             finally:
                 self._obs.on_in_flight(dataset, -1)
         run.requests += 1
@@ -527,43 +496,10 @@ class Deliverer:
                 cls.fbtrace_id,
             )
 
-    def _config_failed(self, run: _Run, cls: Classification) -> None:
-        st = run.state
-        first = st.config_error is None
-        st.config_error = cls
-        st.resume_at = max(st.resume_at, self._clock() + self._cfg.config_retry_s)
-        if first:
-            self._obs.on_paused(run.dataset_id, True)
-            err = cls.error
-            logger.error(
-                "dataset paused: configuration error dataset=%s reason=%s status=%s code=%s "
-                "subcode=%s fbtrace_id=%s probe_every_s=%s",
-                run.dataset_id,
-                cls.reason,
-                cls.status,
-                err.code if err else None,
-                err.subcode if err else None,
-                cls.fbtrace_id,
-                self._cfg.config_retry_s,
-            )
-
-    def _config_ok(self, run: _Run, cls: Classification) -> None:
-        st = run.state
-        if st.config_error is None:
-            return
-        st.config_error = None
-        self._obs.on_paused(run.dataset_id, False)
-        logger.warning(
-            "dataset resumed dataset=%s outcome=%s fbtrace_id=%s",
-            run.dataset_id,
-            cls.outcome.value,
-            cls.fbtrace_id,
-        )
-
     async def _wait_open(self, st: _Dataset) -> bool:
         """Wait out the dataset's pause; False when stopping."""
         while True:
-            if self._stopping.is_set():
+            if self.holds.stopping:
                 return False
             delay = st.resume_at - self._clock()
             if delay <= 0:
@@ -572,17 +508,17 @@ class Deliverer:
                 return False
 
     async def _sleep_unless_stopped(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; return False (early) when :meth:`stop` is called."""
-        if self._stopping.is_set():
+        """Sleep ``delay`` seconds; return False (early) when the holds are stopped."""
+        if self.holds.stopping:
             return False
         sleeper = asyncio.ensure_future(self._sleep(delay))
-        stopper = asyncio.ensure_future(self._stopping.wait())
+        stopper = asyncio.ensure_future(self.holds.stopped())
         try:
             await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleeper.cancel()
             stopper.cancel()
-        return not self._stopping.is_set()
+        return not self.holds.stopping
 
     def _log_summary(self, run: _Run, result: DeliveryResult) -> None:
         failed, held = len(result.failures), len(result.held)

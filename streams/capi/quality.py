@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 import aiohttp
 import orjson
@@ -23,6 +24,7 @@ from yarl import URL
 from streams import __version__
 from streams.capi.lifecycle import AsyncClient
 from streams.domain.quality import DatasetQuality, parse_dataset_quality
+from streams.settings import Secret
 
 __all__ = ["DEFAULT_FIELDS", "DatasetQualityClient"]
 
@@ -49,6 +51,7 @@ class DatasetQualityClient(AsyncClient):
         timeout_s: total time for one request, connect through body.
         agent_name: Meta's ``agent_name`` filter (normalized partner_agent), or None for all.
         fields: the ``fields`` parameter.
+        tokens: each dataset's access token, unwrapped only to build the request header.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class DatasetQualityClient(AsyncClient):
         timeout_s: float = 10.0,
         agent_name: str | None = None,
         fields: str = DEFAULT_FIELDS,
+        tokens: Mapping[str, Secret] | None = None,
     ) -> None:
         url = URL(base_url)
         if url.scheme not in ("http", "https") or not url.host or url.query_string:
@@ -74,6 +78,7 @@ class DatasetQualityClient(AsyncClient):
         self._fields = fields
         self._session = session
         self._owned: aiohttp.ClientSession | None = None
+        self._tokens: dict[str, Secret] = dict(tokens or {})
 
     def __repr__(self) -> str:
         return f"DatasetQualityClient(url={str(self._url)!r}, agent_name={self._agent_name!r})"
@@ -102,13 +107,15 @@ class DatasetQualityClient(AsyncClient):
             query["agent_name"] = self._agent_name
         return self._url.with_query(query)
 
-    async def fetch(self, dataset_id: str, token: str) -> DatasetQuality | None:
+    async def fetch(self, dataset_id: str) -> DatasetQuality | None:
         """The dataset's quality, or None (logged) when it could not be had."""
         session = self._session or self._owned
         if session is None or session.closed:
             raise RuntimeError("DatasetQualityClient.start() has not been awaited")
         url = self.url_for(dataset_id)
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        token = self._tokens.get(dataset_id)
+        bearer = f"Bearer {token.reveal() if token is not None else ''}"
+        headers = {"Authorization": bearer, "Accept": "application/json"}
         try:
             async with session.get(
                 url, headers=headers, timeout=self._timeout, allow_redirects=False

@@ -1,9 +1,9 @@
 """Payload Helper: for each event of a file, what would be sent to Meta, or why not.
 
-`explain` runs the same steps as the stream (format mapping, then the transform) on every
-message of a JSON document, a JSON array of messages, or JSON Lines, and returns one
-`Explanation` per resulting event or unmapped part: the hashed event that would be sent, or
-the rejection (reason and CAPI field), plus the values that were dropped and why.
+`explain` runs the stream's own admission step (format mapping, the transform, the event size
+limit) on every message of a JSON document, a JSON array of messages, or JSON Lines, and
+returns one `Explanation` per resulting event or unmapped part: the hashed event that would be
+sent, or the rejection (reason and CAPI field), plus the values that were dropped and why.
 `render_text` formats them for a terminal. Pure: `now` is passed in, nothing is read or sent.
 
 A message may also be written as `{"headers": {...}, "value": {...}}` to give it Kafka headers
@@ -15,15 +15,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 
+from streams.domain.admission import AdmissionContext, EventAdmission, InputMessage, admit
 from streams.domain.formats import (
+    FormatConfig,
     FormatOptions,
     MappingSpec,
+    TopicFormat,
     UnmappedAction,
-    map_message,
 )
 from streams.domain.formats.result import SOURCE_INDEX_KEY
 from streams.domain.model import (
@@ -34,7 +36,8 @@ from streams.domain.model import (
     SERVER_EVENT_KEYS,
 )
 from streams.domain.normalize import ALIASES, HASHED_KEYS, UNHASHED_KEYS, UNKNOWN_KEY_FIELD
-from streams.domain.transform import DatasetPolicy, Rejected, RejectReason, transform
+from streams.domain.records import FailureRecord, SourceRef
+from streams.domain.transform import DatasetPolicy, RejectReason
 
 __all__ = [
     "DroppedField",
@@ -55,6 +58,7 @@ _TYPED_OBJECTS: Final[Mapping[str, frozenset[str]]] = {
     "attribution_data": ATTRIBUTION_DATA_KEYS,
 }
 _KAFKA_MESSAGE_KEYS: Final = frozenset({"headers", "value"})
+_TOPIC: Final = "validate"  # the source topic of file messages (no topic format applies)
 
 
 class Outcome(StrEnum):
@@ -160,11 +164,14 @@ def explain(
     options: FormatOptions | None = None,
     mappings: Mapping[str, MappingSpec] | None = None,
     received_at: float | None = None,
+    max_event_bytes: int | None = None,
 ) -> list[Explanation]:
     """One `Explanation` per event or unmapped part of `source`, in input order.
 
     `source` is file content (see `read_messages`) or one decoded message. `fmt` is the
     format name (or `auto`); `headers` apply to every message that has none of its own.
+    Every event goes through the worker's admission step (`streams.domain.admission`) with
+    `policy`'s dataset, limited to `max_event_bytes` when given (the dataset's setting).
     `received_at` (default `now`) stands in for the Kafka record time. Event ids derived
     here use no Kafka key, so they differ from those of keyed records in the stream.
     """
@@ -172,6 +179,15 @@ def explain(
         messages = [SourceMessage(1, {}, dict(source))]
     else:
         messages = read_messages(source)
+    dataset = policy.dataset_id
+    context = AdmissionContext(
+        policies={dataset: policy},
+        max_event_bytes={dataset: max_event_bytes} if max_event_bytes is not None else {},
+        formats=FormatConfig(
+            default=TopicFormat(fmt, options or FormatOptions()), mappings=mappings or {}
+        ),
+        fixed_dataset=dataset,
+    )
     arrival = now if received_at is None else received_at
     out: list[Explanation] = []
     for message in messages:
@@ -181,28 +197,24 @@ def explain(
                 Explanation(message.position, None, fmt, Outcome.REJECTED, reason=problem.value)
             )
             continue
-        result = map_message(
+        msg = InputMessage(
+            SourceRef(_TOPIC, 0, message.position),
+            None,
             message.value,
-            message.headers or headers,
-            fmt,
-            options or FormatOptions(),
-            mappings=mappings,
-            received_at=arrival,
+            headers=cast(Mapping[str, bytes], message.headers or headers or {}),
         )
-        several = len(result.events) > 1
-        for index, event in enumerate(result.events):
-            out.append(
-                _explain_event(
-                    message.position, index if several else None, result.format, event, policy, now
-                )
-            )
-        for part in result.unmapped:
+        admitted = admit(msg, context, now, received_at=arrival)
+        name = admitted.format or fmt
+        several = len(admitted.events) > 1
+        for index, event in enumerate(admitted.events):
+            out.append(_explain_event(message.position, index if several else None, name, event))
+        for _, part in admitted.unmapped:
             outcome = Outcome.CUSTOM if part.action is UnmappedAction.CUSTOM else Outcome.UNMAPPED
             out.append(
                 Explanation(
                     message.position,
                     part.index,
-                    result.format,
+                    name,
                     outcome,
                     reason=part.reason.value,
                     field=part.field,
@@ -212,26 +224,19 @@ def explain(
     return out
 
 
-def _explain_event(
-    position: int,
-    index: int | None,
-    fmt: str,
-    native: dict[str, Any],
-    policy: DatasetPolicy,
-    now: float,
-) -> Explanation:
-    result = transform(native, policy, now=now)
-    dropped = _dropped(native, result.dropped)
-    if isinstance(result, Rejected):
+def _explain_event(position: int, index: int | None, fmt: str, one: EventAdmission) -> Explanation:
+    result = one.result
+    dropped = _dropped(one.native or {}, one.dropped)
+    if isinstance(result, FailureRecord):
         return Explanation(
             position,
             index,
             fmt,
             Outcome.REJECTED,
-            event=result.event,
+            event=dict(result.event) if result.event is not None else None,
             event_id=result.event_id,
             event_name=result.event_name,
-            reason=result.reason.value,
+            reason=str(result.reason),
             field=result.field,
             dropped=dropped,
         )

@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
     "REDACTED_USER_DATA_KEYS",
+    "FailureRecord",
     "GraphErrorInfo",
     "PipelineReason",
     "SourceRef",
@@ -98,47 +100,51 @@ def safe_event(event: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, 
     return out, removed
 
 
-def failure_record(
-    *,
-    reason: str,
-    field: str | None,
-    source: SourceRef,
-    now: float,
-    dataset_id: str | None = None,
-    event: Mapping[str, Any] | None = None,
-    event_id: str | None = None,
-    event_name: str | None = None,
-    attempts: int = 0,
-    graph: GraphErrorInfo | None = None,
-    raw: bytes | None = None,
-) -> dict[str, Any]:
-    """One failures-topic record. `raw` must only be passed for unparseable input with
-    `failures.include_raw` on."""
-    safe, removed = safe_event(event)
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """One event (or message) that will not be delivered: why, where from, and what is known.
+
+    `raw` must only be set for unparseable input with `failures.include_raw` on."""
+
+    reason: str
+    source: SourceRef
+    field: str | None = None
+    dataset_id: str | None = None
+    event: Mapping[str, Any] | None = dataclass_field(default=None, repr=False)
+    event_id: str | None = None
+    event_name: str | None = None
+    attempts: int = 0
+    graph: GraphErrorInfo | None = None
+    raw: bytes | None = dataclass_field(default=None, repr=False)
+
+
+def failure_record(failure: FailureRecord, now: float) -> dict[str, Any]:
+    """The failures-topic record of `failure`, failed at `now`."""
+    safe, removed = safe_event(failure.event)
     out: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "kind": "failure",
-        "reason": reason,
-        "source": source.as_dict(),
+        "reason": str(failure.reason),
+        "source": failure.source.as_dict(),
         "failed_at": round(now, 3),
-        "attempts": attempts,
+        "attempts": failure.attempts,
     }
-    if field is not None:
-        out["field"] = field
-    if dataset_id is not None:
-        out["dataset_id"] = dataset_id
-    if event_id is not None:
-        out["event_id"] = event_id
-    if event_name is not None:
-        out["event_name"] = event_name
-    if graph is not None:
-        out["graph"] = graph.as_dict()
+    if failure.field is not None:
+        out["field"] = failure.field
+    if failure.dataset_id is not None:
+        out["dataset_id"] = failure.dataset_id
+    if failure.event_id is not None:
+        out["event_id"] = failure.event_id
+    if failure.event_name is not None:
+        out["event_name"] = failure.event_name
+    if failure.graph is not None:
+        out["graph"] = failure.graph.as_dict()
     if safe is not None:
         out["event"] = safe
     if removed:
         out["redacted"] = removed
-    if raw is not None:
-        out["raw_base64"] = base64.b64encode(raw).decode("ascii")
+    if failure.raw is not None:
+        out["raw_base64"] = base64.b64encode(failure.raw).decode("ascii")
     return out
 
 

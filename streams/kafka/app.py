@@ -1,15 +1,16 @@
-"""The faust app: topics, the forwarding agent, and the wiring of client, deliverer and pipeline.
+"""The faust app: glue between Kafka (topics, the agent, rebalances, shutdown) and the worker
+objects that `streams.wiring` builds from the settings.
 
 `create_app(settings, ...)` builds a fresh app (no module-level singleton). Its one agent
 consumes every input topic with `noack_take` windows and hands them to a `WindowRunner`,
 which processes windows concurrently and acks them in order once their outcomes are durable.
-On stop, the deliverer is stopped first (pauses end, unfinished events come back held), so
-faust's wait for in-flight events and its final commit finish within the request timeout.
+On stop, the dataset holds are stopped first (delivery waits end, unfinished events come back
+held), so faust's wait for in-flight events and its final commit finish within the request
+timeout.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import tempfile
@@ -22,17 +23,12 @@ import faust
 from faust.sensors import Monitor
 from prometheus_client import CollectorRegistry
 
-from streams.capi.client import GraphClient
-from streams.capi.delivery import Deliverer, DeliveryConfig
-from streams.capi.quality import DatasetQualityClient
 from streams.domain.records import SourceRef
-from streams.domain.retry import RetryPolicy
 from streams.kafka import metadata_backoff
 from streams.kafka.windows import WindowRunner
-from streams.observability.emq import EmqPoller
-from streams.observability.metrics import Metrics
-from streams.pipeline import InputMessage, Pipeline
+from streams.pipeline import InputMessage
 from streams.settings import Settings
+from streams.wiring import Worker, build_worker
 
 __all__ = ["CapiApp", "QuietMonitor", "create_app"]
 
@@ -100,49 +96,34 @@ def _to_input(event: Any) -> InputMessage:
 
 
 class CapiApp(faust.App):
-    """faust.App that owns the Graph client and stops the deliverer before faust drains.
+    """faust.App that starts and stops the worker's clients and tells the dataset holds about
+    rebalances and shutdown (`streams.capi.holds`).
 
     faust waits for every in-flight event before it gives partitions away or stops. A dataset
-    held for a token error could make that wait endless, so: at shutdown the deliverer is
-    stopped at once, and when a rebalance still waits after `rebalance_grace_s` the holds are
-    released (the deliverer resumes when the rebalance ends). Held events are never acked; faust
-    seeks back to the committed offsets after the rebalance and they come again.
+    held for a token error could make that wait endless, so: at shutdown the holds are stopped
+    at once, and when a rebalance still waits after `rebalance_grace_s` they are released
+    (delivery resumes when the rebalance ends). Held events are never acked; faust seeks back
+    to the committed offsets after the rebalance and they come again.
     """
 
-    capi_client: GraphClient
-    capi_deliverer: Deliverer
-    capi_metrics: Metrics
+    capi: Worker
     capi_runner: WindowRunner | None = None
-    capi_quality: tuple[DatasetQualityClient, EmqPoller] | None = None
     capi_rebalance_grace_s: float = 10.0
-    _capi_release: asyncio.TimerHandle | None = None
 
     def on_rebalance_start(self) -> None:
         super().on_rebalance_start()
-        if self._capi_release is None:
-            loop = asyncio.get_event_loop()
-            self._capi_release = loop.call_later(self.capi_rebalance_grace_s, self._release_holds)
-
-    def _release_holds(self) -> None:
-        self._capi_release = None
-        if self.rebalancing and not self.capi_deliverer.stopping:
-            logger.warning("rebalance still waiting: releasing dataset holds (events stay unacked)")
-            self.capi_deliverer.stop()
+        self.capi.holds.rebalance_started(self.capi_rebalance_grace_s, lambda: self.rebalancing)
 
     def on_rebalance_end(self) -> None:
         super().on_rebalance_end()
-        if self._capi_release is not None:
-            self._capi_release.cancel()
-            self._capi_release = None
         if self.capi_runner is not None:
             self.capi_runner.reset_blocks()
-        if self.capi_deliverer.stopping and not self.should_stop:
-            self.capi_deliverer.resume()
+        self.capi.holds.rebalance_ended(shutting_down=bool(self.should_stop))
 
     async def on_start(self) -> None:
-        await self.capi_client.start()
-        if self.capi_quality is not None:
-            client, poller = self.capi_quality
+        await self.capi.client.start()
+        if self.capi.quality is not None:
+            client, poller = self.capi.quality
             await client.start()
             await poller.start()
         await super().on_start()
@@ -156,16 +137,16 @@ class CapiApp(faust.App):
 
     async def on_stop(self) -> None:
         logger.info("stopping: ending delivery waits, draining in-flight windows")
-        self.capi_deliverer.stop()
+        self.capi.holds.stop()
         await super().on_stop()
 
     async def on_shutdown(self) -> None:
         await super().on_shutdown()
-        if self.capi_quality is not None:
-            client, poller = self.capi_quality
+        if self.capi.quality is not None:
+            client, poller = self.capi.quality
             await poller.stop()
             await client.close()
-        await self.capi_client.close()
+        await self.capi.client.close()
 
 
 def _abandon(app: faust.App) -> Any:
@@ -192,7 +173,6 @@ def create_app(
 ) -> CapiApp:
     """Build the worker's faust app from validated settings."""
     k = settings.kafka
-    g = settings.graph
     w = settings.worker
     if not k.bootstrap_servers:
         raise ValueError("kafka.bootstrap_servers is empty")
@@ -229,52 +209,9 @@ def create_app(
         logging_config=None,
         Monitor=QuietMonitor,
     )
-    reg = registry if registry is not None else CollectorRegistry()
-    metrics = Metrics(
-        reg,
-        datasets=[d.id for d in settings.datasets],
-        topics=k.input_topics,
-        graph_api_version=g.api_version,
-    )
-    client = GraphClient(
-        g.url,
-        g.api_version,
-        timeout_s=g.timeout_seconds,
-        max_connections=max(8, g.max_in_flight * max(1, len(settings.datasets))),
-    )
-    deliverer = Deliverer(
-        client,
-        DeliveryConfig(
-            retry=RetryPolicy(
-                max_attempts=g.max_attempts,
-                base_s=g.retry_base_seconds,
-                cap_s=g.retry_cap_seconds,
-                max_elapsed_s=g.max_retry_seconds,
-            ),
-            max_in_flight=g.max_in_flight,
-            config_retry_s=g.config_retry_seconds,
-        ),
-        metrics,
-    )
-    if settings.quality.enabled:
-        q = settings.quality
-        quality_client = DatasetQualityClient(
-            g.url, g.api_version, timeout_s=q.timeout_seconds, agent_name=q.agent_name or None
-        )
-        tokens = [(d.id, d.token.reveal()) for d in settings.datasets if d.token is not None]
-        poller = EmqPoller(
-            quality_client,
-            tokens,
-            registry=reg,
-            interval_s=q.interval_seconds,
-            fetch_timeout_s=q.timeout_seconds * 2,
-        )
-        app.capi_quality = (quality_client, poller)
     app.capi_rebalance_grace_s = w.rebalance_grace_seconds
-    app.capi_client = client
-    app.capi_deliverer = deliverer
-    app.capi_metrics = metrics
-
+    for message in settings.deprecations:
+        logger.warning("configuration: %s", message)
     inputs = app.topic(
         *k.input_topics,
         value_type=bytes,
@@ -288,15 +225,13 @@ def create_app(
         )
         for name in (k.responses_topic, k.failures_topic)
     }
-    pipeline = Pipeline(settings, deliverer, _FaustSink(outputs), metrics, clock=time.time)
-
-    # A window closes when full or after the shortest wait any dataset allows.
-    window_s = min([w.take_within_ms, *(d.max_wait_ms for d in settings.datasets)]) / 1000
-    window_s = max(window_s, 0.001)
+    reg = registry if registry is not None else CollectorRegistry()
+    worker = app.capi = build_worker(settings, _FaustSink(outputs), reg)
+    metrics = worker.metrics
 
     async def forward(stream: Any) -> None:
         runner = WindowRunner(
-            pipeline.process,
+            worker.pipeline.process,
             stream.ack,
             _to_input,
             max_pending=w.max_pending_windows,
@@ -305,7 +240,7 @@ def create_app(
             discard=_abandon(app),
         )
         app.capi_runner = runner
-        await runner.run(stream.noack().noack_take(w.take_max, within=window_s))
+        await runner.run(stream.noack().noack_take(w.take_max, within=worker.window_s))
 
     app.agent(inputs, name="capi-forward", concurrency=1)(forward)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import sys
 import time
@@ -41,7 +40,6 @@ from streams.domain.replay import (
     ReplaySummary,
     parse_time,
 )
-from streams.kafka import broker
 from streams.settings import Settings
 
 __all__ = [
@@ -301,23 +299,17 @@ def run_from_args(
 ) -> int:
     """Run a replay from parsed options, print its summary; return the exit code.
 
-    With an empty `kafka.bootstrap_servers` the local broker of `capi-streams run` is used.
+    The CLI fills an empty `kafka.bootstrap_servers` with the local broker, when one runs.
     0: done (also when nothing matched); 1: Kafka failed; 2: the replay cannot run as asked.
     """
     out = out or sys.stdout
     err = err or sys.stderr
     if not settings.kafka.bootstrap_servers:
-        running = broker.status()
-        if running is None:
-            err.write(
-                "capi-streams replay: kafka.bootstrap_servers is empty and no local broker "
-                "runs (capi-streams kafka start)\n"
-            )
-            return 2
-        settings = dataclasses.replace(
-            settings,
-            kafka=dataclasses.replace(settings.kafka, bootstrap_servers=running.bootstrap),
+        err.write(
+            "capi-streams replay: kafka.bootstrap_servers is empty and no local broker "
+            "runs (capi-streams kafka start)\n"
         )
+        return 2
     try:
         summary = asyncio.run(run_replay(settings, options_from_args(args)))
     except (ReplayError, ValueError) as exc:

@@ -16,7 +16,7 @@ A successful poll replaces the dataset's series: event names or keys Meta no lon
 removed. A failed poll keeps the last values; the timestamp shows their age.
 
 The poller never raises out of its task; each poll logs `dataset`, `outcome` (ok|failed|error)
-and `events`; tokens are never logged or shown in a repr.
+and `events`; the fetcher holds the tokens: the poller never sees one.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class QualityFetcher(Protocol):
     """What the poller needs from streams.capi.quality.DatasetQualityClient."""
 
-    async def fetch(self, dataset_id: str, token: str) -> DatasetQuality | None: ...
+    async def fetch(self, dataset_id: str) -> DatasetQuality | None: ...
 
 
 def _labelled(quality: DatasetQuality) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
@@ -62,11 +62,11 @@ def _labelled(quality: DatasetQuality) -> tuple[dict[str, float], dict[tuple[str
 
 
 class EmqPoller:
-    """Polls each (dataset_id, token) pair every `interval_s` seconds into EMQ gauges.
+    """Polls each dataset every `interval_s` seconds into EMQ gauges.
 
     Arguments:
         fetcher: e.g. a started streams.capi.quality.DatasetQualityClient.
-        datasets: (dataset_id, token) pairs; dataset ids are the `dataset` label values.
+        datasets: dataset ids (the `dataset` label values); the fetcher holds the tokens.
         registry: where the four metrics are registered.
         interval_s: seconds between the end of one poll round and the start of the next.
         fetch_timeout_s: a fetch still running after this long counts as failed.
@@ -76,7 +76,7 @@ class EmqPoller:
     def __init__(
         self,
         fetcher: QualityFetcher,
-        datasets: Iterable[tuple[str, str]],
+        datasets: Iterable[str],
         *,
         registry: CollectorRegistry,
         interval_s: float,
@@ -86,13 +86,13 @@ class EmqPoller:
         if interval_s <= 0 or fetch_timeout_s <= 0:
             raise ValueError("interval_s and fetch_timeout_s must be > 0")
         self._fetcher = fetcher
-        self._tokens = dict(datasets)
+        self._datasets = tuple(dict.fromkeys(datasets))
         self._interval_s = interval_s
         self._fetch_timeout_s = fetch_timeout_s
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
-        self._scored: dict[str, set[str]] = {ds: set() for ds in self._tokens}
-        self._covered: dict[str, set[tuple[str, str]]] = {ds: set() for ds in self._tokens}
+        self._scored: dict[str, set[str]] = {ds: set() for ds in self._datasets}
+        self._covered: dict[str, set[tuple[str, str]]] = {ds: set() for ds in self._datasets}
         r = registry
         self.score = Gauge(
             "capi_emq_score",
@@ -118,12 +118,12 @@ class EmqPoller:
             ["dataset"],
             registry=r,
         )
-        for ds in self._tokens:
+        for ds in self._datasets:
             self.last_poll.labels(ds)
             self.poll_errors.labels(ds)
 
     def __repr__(self) -> str:
-        return f"EmqPoller(datasets={sorted(self._tokens)!r}, interval_s={self._interval_s!r})"
+        return f"EmqPoller(datasets={sorted(self._datasets)!r}, interval_s={self._interval_s!r})"
 
     @property
     def running(self) -> bool:
@@ -149,12 +149,12 @@ class EmqPoller:
 
     async def poll_once(self) -> None:
         """One round over every dataset; never raises (except cancellation)."""
-        await asyncio.gather(*(self._poll(ds, token) for ds, token in self._tokens.items()))
+        await asyncio.gather(*(self._poll(ds) for ds in self._datasets))
 
-    async def _poll(self, dataset: str, token: str) -> None:
+    async def _poll(self, dataset: str) -> None:
         try:
             async with asyncio.timeout(self._fetch_timeout_s):
-                quality = await self._fetcher.fetch(dataset, token)
+                quality = await self._fetcher.fetch(dataset)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001  # a poll must never take the worker down

@@ -27,7 +27,8 @@ NO_DATASET = "none"
 
 
 class Metrics:
-    """All worker metrics; also the Deliverer's Observer (on_request, on_retry, ...)."""
+    """All worker metrics; the Deliverer's Observer (on_request, on_retry, ...) and the
+    Pipeline's (on_consumed, on_failed, ...)."""
 
     def __init__(
         self,
@@ -199,7 +200,22 @@ class Metrics:
     def on_in_flight(self, dataset: str, delta: int) -> None:
         self.in_flight.labels(dataset).inc(delta)
 
-    # Pipeline -------------------------------------------------------------------------------
+    # Pipeline observer protocol (streams.pipeline.observer) ---------------------------------
+    def on_consumed(self, topic: str, n: int) -> None:
+        self.consumed.labels(topic).inc(n)
+
+    def on_unmapped(self, fmt: str, reason: str, action: str) -> None:
+        self.unmapped.labels(fmt, reason, action).inc()
+
+    def on_dropped(self, field: str, reason: str) -> None:
+        self.dropped.labels(field, reason).inc()
+
+    def on_failed(self, dataset: str | None, reason: str) -> None:
+        self.failed.labels(dataset or NO_DATASET, reason).inc()
+
+    def on_record(self, topic: str, kind: str) -> None:
+        self.records.labels(topic, kind).inc()
+
     def on_delivered(
         self,
         dataset: str,

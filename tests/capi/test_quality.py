@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from streams.capi.quality import DEFAULT_FIELDS, DatasetQualityClient
+from streams.dev.sandbox.server import SandboxServer
 from streams.domain.quality import DatasetQuality
-from streams.sandbox.server import SandboxServer
 from tests.capi.fake_server import serve
 from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, FakeClock, event, user_data
 

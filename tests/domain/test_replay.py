@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from streams.domain.event_time import parse_event_time
-from streams.domain.records import SourceRef, failure_record
+from streams.domain.records import FailureRecord, SourceRef, failure_record
 from streams.domain.replay import (
     REPLAY_OF_HEADER,
     NotReplayable,
@@ -56,15 +56,16 @@ def _record(
     raw: bytes | None = None,
 ) -> dict[str, Any]:
     return failure_record(
-        reason=reason,
-        field=None,
-        source=SourceRef(topic, 0, offset, 1_794_999_000_000),
-        now=failed_at,
-        dataset_id=dataset,
-        event=event,
-        event_id=event.get("event_id") if event else None,
-        event_name=event.get("event_name") if event else None,
-        raw=raw,
+        FailureRecord(
+            reason,
+            SourceRef(topic, 0, offset, 1_794_999_000_000),
+            dataset_id=dataset,
+            event=event,
+            event_id=event.get("event_id") if event else None,
+            event_name=event.get("event_name") if event else None,
+            raw=raw,
+        ),
+        failed_at,
     )
 
 

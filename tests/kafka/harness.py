@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.demo import demo_events
+from streams.dev.demo import demo_events
 from streams.domain.enrich import derive_event_id
 
 DATASET_A = "1000000000000001"
@@ -587,7 +587,7 @@ def rss_kib(pid: int) -> tuple[int, int]:
 
 
 def demo_inputs(n: int, now: int, seed: int = 5) -> Inputs:
-    """`n` realistic demo messages (streams.demo, native format, both datasets, ~15% invalid
+    """`n` realistic demo messages (streams.dev.demo, native format, both datasets, ~15% invalid
     with the reason the demo expects) as ledger inputs."""
     out = Inputs([], [], [], {}, [])
     for i, ev in enumerate(

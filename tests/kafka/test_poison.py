@@ -23,12 +23,12 @@ from prometheus_client import CollectorRegistry
 
 from streams.capi.client import GraphReply
 from streams.capi.delivery import Deliverer
+from streams.dev.sandbox.server import SandboxServer
 from streams.domain.formats import UnmappableReason
 from streams.domain.records import PipelineReason, SourceRef
 from streams.domain.transform import RejectReason
 from streams.observability.metrics import Metrics
 from streams.pipeline import InputMessage, Pipeline
-from streams.sandbox.server import SandboxServer
 from streams.settings import Settings, load_settings
 from tests.kafka.harness import (
     DATASET_A,

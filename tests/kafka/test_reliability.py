@@ -18,10 +18,10 @@ from typing import Any, cast
 import aiohttp
 import pytest
 
-from streams.kafka import broker
+from streams.dev import broker
+from streams.dev.sandbox.faults import FaultConfig
+from streams.dev.sandbox.server import SandboxServer
 from streams.kafka.worker import EXIT_ABANDONED
-from streams.sandbox.faults import FaultConfig
-from streams.sandbox.server import SandboxServer
 from streams.settings import WorkerSettings
 from tests.kafka.harness import (
     DATASET_A,
@@ -419,7 +419,7 @@ async def test_invalid_token_long_hold_does_not_stall_other_datasets(
 
 
 # Peak resident memory allowed to one worker draining a large backlog of realistic events
-# (streams.demo). Measured on the 2-core machine (benchmarks/memory_soak.py): 131 MB draining
+# (streams.dev.demo). Measured on the 2-core machine (benchmarks/memory_soak.py): 131 MB draining
 # 1,000,000 events; with a dataset held by an invalid token, so that the worker keeps
 # worker.max_unacked_events (20,000) unacked, 192 MB (200,000 events, this test) and 194 MB
 # (1,000,000 events, held for 45 s).

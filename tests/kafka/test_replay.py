@@ -17,11 +17,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.domain.records import SourceRef, failure_record
+from streams.dev.sandbox.faults import FaultConfig
+from streams.dev.sandbox.server import SandboxServer
+from streams.domain.records import FailureRecord, SourceRef, failure_record
 from streams.domain.replay import ReplayFilter, ReplayOptions
 from streams.kafka.replay import ReplayError, add_arguments, run_from_args, run_replay
-from streams.sandbox.faults import FaultConfig
-from streams.sandbox.server import SandboxServer
 from streams.settings import Settings, load_settings
 from tests.kafka.harness import (
     DATASET_A,
@@ -264,31 +264,32 @@ async def test_dry_run_counts_and_sends_nothing(
     at = now - 60
     records = [
         failure_record(
-            reason="retries_exhausted",
-            field=None,
-            source=SourceRef(topics.input, 0, i),
-            now=at,
-            dataset_id=(DATASET_A, DATASET_B)[i % 2],
-            event=_hashed_event(f"r-{i}", now),
-            event_id=f"r-{i}",
+            FailureRecord(
+                "retries_exhausted",
+                SourceRef(topics.input, 0, i),
+                field=None,
+                dataset_id=(DATASET_A, DATASET_B)[i % 2],
+                event=_hashed_event(f"r-{i}", now),
+                event_id=f"r-{i}",
+            ),
+            at,
         )
         for i in range(5)
     ]
     records.append(
         failure_record(
-            reason="unknown_dataset",
-            field="dataset_id",
-            source=SourceRef(topics.input, 1, 9),
-            now=at,
+            FailureRecord("unknown_dataset", SourceRef(topics.input, 1, 9), field="dataset_id"), at
         )
     )
     records.append(
         failure_record(
-            reason="invalid_json",
-            field=None,
-            source=SourceRef(topics.input, 2, 3),
-            now=at,
-            raw=b"{broken",
+            FailureRecord(
+                "invalid_json",
+                SourceRef(topics.input, 2, 3),
+                field=None,
+                raw=b"{broken",
+            ),
+            at,
         )
     )
     await _produce_failures(kafka_bootstrap, topics.failures, records)
@@ -327,22 +328,26 @@ async def test_filters_select_by_dataset_and_failed_at_range(
                 event_id = f"{ds[-1]}-{h}h-{j}"
                 records.append(
                     failure_record(
-                        reason="graph_rejected",
-                        field=None,
-                        source=SourceRef(topics.input, 0, len(records)),
-                        now=now - h * 3600,
-                        dataset_id=ds,
-                        event=_hashed_event(event_id, now),
-                        event_id=event_id,
+                        FailureRecord(
+                            "graph_rejected",
+                            SourceRef(topics.input, 0, len(records)),
+                            field=None,
+                            dataset_id=ds,
+                            event=_hashed_event(event_id, now),
+                            event_id=event_id,
+                        ),
+                        now - h * 3600,
                     )
                 )
     records.append(
         failure_record(
-            reason="invalid_json",
-            field=None,
-            source=SourceRef(topics.input, 0, 99),
-            now=now - 3 * 3600,
-            raw=b'{"event_name": "Lead",',
+            FailureRecord(
+                "invalid_json",
+                SourceRef(topics.input, 0, 99),
+                field=None,
+                raw=b'{"event_name": "Lead",',
+            ),
+            now - 3 * 3600,
         )
     )
     coords = await _produce_failures(kafka_bootstrap, topics.failures, records)

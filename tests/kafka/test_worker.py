@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.sandbox.faults import FaultConfig
-from streams.sandbox.server import SandboxServer
+from streams.dev.sandbox.faults import FaultConfig
+from streams.dev.sandbox.server import SandboxServer
 from tests.kafka.harness import (
     DATASET_A,
     DATASET_B,

@@ -13,10 +13,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from streams.capi.quality import DatasetQualityClient
+from streams.dev.sandbox.server import SandboxServer
 from streams.domain.model import STANDARD_EVENT_NAMES
 from streams.domain.quality import MATCH_KEY_BY_IDENTIFIER, DatasetQuality, EventQuality
 from streams.observability.emq import EmqPoller
-from streams.sandbox.server import SandboxServer
 from tests.capi.test_quality import post_known_events
 from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, FakeClock, event, user_data
 

@@ -17,8 +17,8 @@ import aiohttp
 import orjson
 import pytest
 
-from streams.sandbox.faults import FaultConfig
-from streams.sandbox.server import SandboxServer
+from streams.dev.sandbox.faults import FaultConfig
+from streams.dev.sandbox.server import SandboxServer
 from tests.kafka.harness import (
     DATASET_B,
     Topics,

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from streams.sandbox.datasets import Dataset
+from streams.dev.sandbox.datasets import Dataset
 
 DS1, DS2, DS3 = "1000000000000001", "1000000000000002", "1000000000000003"
 TOKEN1, TOKEN2, TOKEN3 = "tok-one", "tok-two", "tok-three"

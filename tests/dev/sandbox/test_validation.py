@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.sandbox.validation import FUTURE_SKEW_S, MAX_AGE_S, MAX_AGE_STORE_S
+from streams.dev.sandbox.validation import FUTURE_SKEW_S, MAX_AGE_S, MAX_AGE_STORE_S
 from tests.sandbox.support import NOW, Client, event, sha, user_data
 
 H = sha("x")  # any valid hash

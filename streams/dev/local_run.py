@@ -8,7 +8,7 @@
 5. Run `capi-streams worker` as a child process; print consumed / delivered / failed / in
    flight / events/s from its /metrics once a second; SIGINT or SIGTERM stops it gracefully and
    a summary is printed.
-`--demo` also produces a sample stream (streams.demo), waits until every event has an outcome
+`--demo` also produces a sample stream (streams.dev.demo), waits until every event has an outcome
 record, prints where each one went, and stops.
 """
 
@@ -33,8 +33,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.demo import demo_events
-from streams.kafka import broker
+from streams.dev import broker
+from streams.dev.demo import demo_events
 from streams.kafka.topics import ensure_topics
 from streams.settings import DEFAULT_GRAPH_URL, ConfigError, Settings, load_settings
 

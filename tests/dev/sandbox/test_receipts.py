@@ -9,8 +9,8 @@ import aiohttp
 import orjson
 import pytest
 
-from streams.sandbox.receipts import DEDUP_WINDOW_S, ReceiptStore
-from streams.sandbox.server import SandboxServer
+from streams.dev.sandbox.receipts import DEDUP_WINDOW_S, ReceiptStore
+from streams.dev.sandbox.server import SandboxServer
 from tests.sandbox.support import DATASETS, DS1, DS2, NOW, TOKEN1, TOKEN2, Client, FakeClock, event
 
 

@@ -12,8 +12,8 @@ import aiohttp
 import orjson
 import pytest
 
-from streams.sandbox.faults import FaultConfig, FaultConfigError, FaultKind, decide
-from streams.sandbox.server import SandboxServer
+from streams.dev.sandbox.faults import FaultConfig, FaultConfigError, FaultKind, decide
+from streams.dev.sandbox.server import SandboxServer
 from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, Client, event
 
 

@@ -5,7 +5,7 @@
         sandbox.state.faults.config = FaultConfig(throttle=1.0)   # or POST /_sandbox/faults
 
 The clock (Unix seconds, a callable) is injectable for the 7-day rule, receipts and
-deduplication. Without `datasets`, DEFAULT_DATASETS are served (see streams.sandbox.datasets).
+deduplication. Without `datasets`, DEFAULT_DATASETS are served (see streams.dev.sandbox.datasets).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from types import TracebackType
 
 from aiohttp import web
 
-from streams.sandbox.app import SandboxState, create_app
-from streams.sandbox.datasets import DEFAULT_DATASETS, Dataset, load_datasets
-from streams.sandbox.faults import FaultConfig, FaultInjector
-from streams.sandbox.receipts import DEFAULT_MAX_EVENTS, ReceiptStore
+from streams.dev.sandbox.app import SandboxState, create_app
+from streams.dev.sandbox.datasets import DEFAULT_DATASETS, Dataset, load_datasets
+from streams.dev.sandbox.faults import FaultConfig, FaultInjector
+from streams.dev.sandbox.receipts import DEFAULT_MAX_EVENTS, ReceiptStore
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "SandboxServer", "run_sandbox", "serve"]
 

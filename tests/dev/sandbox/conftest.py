@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from streams.sandbox.server import SandboxServer
+from streams.dev.sandbox.server import SandboxServer
 from tests.sandbox.support import DATASETS, Client, FakeClock
 
 

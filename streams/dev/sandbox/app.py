@@ -3,11 +3,11 @@
 Graph endpoints:
 
 * `POST /{version}/{dataset_id}/events`: faults (decided first), then authentication, then
-  Meta's validation (streams.sandbox.validation); success records every event.
+  Meta's validation (streams.dev.sandbox.validation); success records every event.
 * `GET /{version}/{dataset_id}`: `{"id": dataset_id}` (plus `is_consolidated_container` when
   asked in `fields`) for a cheap connectivity check; authenticated, never faulted.
 * `GET /{version}/dataset_quality?dataset_id=&fields=`: Meta's Dataset Quality API shape with
-  values computed from the accepted events (streams.sandbox.quality); `dataset_id` is required
+  values computed from the accepted events (streams.dev.sandbox.quality); `dataset_id` is required
   (else 100), the token is checked as for `/events`; never faulted.
 
 Authentication, in Graph's order: no token or a token the sandbox does not know -> 190; an
@@ -39,9 +39,9 @@ import orjson
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from streams.sandbox.datasets import Dataset
-from streams.sandbox.envelope import build_envelope, header_token, params_from_json
-from streams.sandbox.errors import (
+from streams.dev.sandbox.datasets import Dataset
+from streams.dev.sandbox.envelope import build_envelope, header_token, params_from_json
+from streams.dev.sandbox.errors import (
     GraphError,
     invalid_param,
     invalid_token,
@@ -49,15 +49,15 @@ from streams.sandbox.errors import (
     unknown_object,
     unknown_path,
 )
-from streams.sandbox.faults import (
+from streams.dev.sandbox.faults import (
     NO_FAULT,
     FaultConfigError,
     FaultInjector,
     FaultKind,
     fault_reply,
 )
-from streams.sandbox.receipts import ReceiptStore
-from streams.sandbox.validation import validate_events
+from streams.dev.sandbox.receipts import ReceiptStore
+from streams.dev.sandbox.validation import validate_events
 
 __all__ = ["MAX_BODY_BYTES", "STATE", "SandboxState", "create_app"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.sandbox.datasets import (
+from streams.dev.sandbox.datasets import (
     DEFAULT_DATASETS,
     DEFAULT_TOKEN,
     Dataset,
@@ -14,7 +14,7 @@ from streams.sandbox.datasets import (
     load_datasets,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "sandbox-datasets.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "sandbox-datasets.example.toml"
 
 
 def test_example_file_loads() -> None:

@@ -1,4 +1,4 @@
-"""Command line of the sandbox: `capi-streams sandbox ...` and `python -m streams.sandbox ...`.
+"""Command line of the sandbox: `capi-streams sandbox ...` and `python -m streams.dev.sandbox ...`.
 
 The project CLI can reuse it: `add_arguments(subparser)`, then `run_from_args(namespace)`.
 """
@@ -10,10 +10,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from streams.sandbox.datasets import DatasetsFileError
-from streams.sandbox.faults import FaultConfig, FaultConfigError
-from streams.sandbox.receipts import DEFAULT_MAX_EVENTS
-from streams.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, run_sandbox
+from streams.dev.sandbox.datasets import DatasetsFileError
+from streams.dev.sandbox.faults import FaultConfig, FaultConfigError
+from streams.dev.sandbox.receipts import DEFAULT_MAX_EVENTS
+from streams.dev.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, run_sandbox
 
 __all__ = ["add_arguments", "faults_from_args", "main", "run_from_args"]
 

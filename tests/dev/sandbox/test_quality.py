@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from streams.sandbox import quality as sq
-from streams.sandbox.quality import QualityCounters, composite_score, upload_frequency
+from streams.dev.sandbox import quality as sq
+from streams.dev.sandbox.quality import QualityCounters, composite_score, upload_frequency
 from tests.sandbox.support import (
     DS1,
     DS2,

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 import orjson
 
-from streams.sandbox.errors import GraphError
+from streams.dev.sandbox.errors import GraphError
 
 __all__ = [
     "NO_FAULT",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.kafka import broker
+from streams.dev import broker
 
 pytestmark = pytest.mark.integration
 

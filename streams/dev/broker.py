@@ -5,7 +5,7 @@ through this module, so tests run against exactly what users start.
 
 Steps of `start` (each one fails with a `BrokerError` that says what went wrong):
 1. Check `java` (and, when jars must be fetched, `mvn`) on PATH.
-2. Fetch the jars once with the POM under `streams/kafka/` into the user's cache directory
+2. Fetch the jars once with the POM under `config/kafka/` into the user's cache directory
    (`$XDG_CACHE_HOME/capi-streams/kafka-<version>/libs`); later starts reuse them offline.
 3. Write `server.properties` and a console-only logging config into the data dir; format the
    KRaft storage on first start only (a restart keeps the topics).

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from socket import AF_INET, AF_INET6, inet_pton
 
-from streams.sandbox.errors import (
+from streams.dev.sandbox.errors import (
     SUBCODE_BAD_FBC,
     SUBCODE_FUTURE_TIME,
     SUBCODE_INSUFFICIENT_MATCHING,

@@ -20,7 +20,7 @@ from streams.observability.metrics import Metrics
 from streams.pipeline import InputMessage, Pipeline
 from streams.settings import Settings, load_settings
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 NOW = 1795168900.0  # close to the sample files' timestamps
 DS_A, DS_B = "1000000000000001", "1000000000000002"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from streams.sandbox.errors import GraphError, invalid_param
+from streams.dev.sandbox.errors import GraphError, invalid_param
 
 __all__ = ["MAX_EVENTS", "Envelope", "build_envelope", "header_token", "params_from_json"]
 

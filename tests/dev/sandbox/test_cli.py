@@ -1,4 +1,4 @@
-"""The command line: options to FaultConfig, and `python -m streams.sandbox` end to end."""
+"""The command line: options to FaultConfig, and `python -m streams.dev.sandbox` end to end."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import aiohttp
 import orjson
 import pytest
 
-from streams.sandbox.cli import add_arguments, faults_from_args, main
-from streams.sandbox.faults import FaultConfig
+from streams.dev.sandbox.cli import add_arguments, faults_from_args, main
+from streams.dev.sandbox.faults import FaultConfig
 from tests.sandbox.support import event
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -77,7 +77,15 @@ def sandbox_process() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     example = ROOT / "config" / "sandbox-datasets.example.toml"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.sandbox", "--port", str(port), "--datasets", str(example)],
+        [
+            sys.executable,
+            "-m",
+            "streams.dev.sandbox",
+            "--port",
+            str(port),
+            "--datasets",
+            str(example),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -14,7 +14,7 @@ stores it (Meta counts it in `events_received` too) and counts it in `duplicates
 times are kept for at most `max_dedup_keys` (event_name, event_id) pairs per dataset; past that
 the oldest quarter is forgotten.
 
-Match-key counts per dataset and event name (streams.sandbox.quality) are kept in `quality`,
+Match-key counts per dataset and event name (streams.dev.sandbox.quality) are kept in `quality`,
 updated for every accepted request whatever `max_events` is, and cleared by `reset()`.
 """
 
@@ -29,9 +29,9 @@ from typing import BinaryIO
 
 import orjson
 
-from streams.sandbox.envelope import Envelope, build_envelope, params_from_json
-from streams.sandbox.errors import GraphError
-from streams.sandbox.quality import QualityCounters
+from streams.dev.sandbox.envelope import Envelope, build_envelope, params_from_json
+from streams.dev.sandbox.errors import GraphError
+from streams.dev.sandbox.quality import QualityCounters
 
 __all__ = [
     "DEDUP_WINDOW_S",
@@ -75,7 +75,7 @@ class _Batch:
     dataset: str
     test_event_code: str | None
     received_at: float
-    raw: bytes  # a JSON object whose `data` decodes (streams.sandbox.envelope) to the events
+    raw: bytes  # a JSON object whose `data` decodes (streams.dev.sandbox.envelope) to the events
 
     def events(self) -> list[dict[str, object]]:
         params = params_from_json(self.raw)

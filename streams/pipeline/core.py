@@ -1,0 +1,203 @@
+"""One take-window of input messages, from Kafka records to durable outcomes.
+
+`Pipeline.process(messages)` runs four steps; the caller (`streams.kafka.windows`) acks
+afterwards, in offset order:
+
+1. admit: decode, size limits, format mapping, routing, transform (`streams.domain.admission`);
+   a message or event that cannot be sent becomes a failure record at once;
+2. plan: accepted events into per-dataset requests (`streams.domain.batching`);
+3. deliver: every request through the `Deliverer` (retries, throttling, bisection, holds),
+   waiting through `DatasetHolds.settle`: batches of a dataset held for a configuration error
+   finish later (`WindowResult.later`) so the other datasets keep flowing;
+4. emit: the outcome records (`OutcomeWriter`), and wait until Kafka acknowledged all of them.
+
+Nothing here raises for bad input; an unexpected error inside a window marks the whole window
+held, so its offsets are never committed and the events come back after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.capi.delivery import Deliverer
+from streams.capi.holds import DatasetHolds
+from streams.domain.admission import AcceptedEvent, AdmissionContext, InputMessage, admit_all
+from streams.domain.batching import BatchLimits, PlannedBatch, plan_batches
+from streams.domain.records import SourceRef
+from streams.pipeline.observer import PipelineObserver
+from streams.pipeline.outcomes import OutcomeWriter
+
+__all__ = ["Pipeline", "WindowResult"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """What a window came to. `held` positions must never be acked; `waiting` positions belong
+    to datasets held for a configuration error: `later` resolves to their own WindowResult
+    once they are delivered, failed or abandoned."""
+
+    held: frozenset[int]
+    delivered: int
+    failed: int
+    waiting: frozenset[int] = frozenset()
+    later: Awaitable[WindowResult] | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class _BatchResult:
+    acks: list[Awaitable[Any]]
+    delivered: int
+    failed: int
+    held: frozenset[int]
+
+
+class Pipeline:
+    """admit -> plan -> deliver -> emit, for one window at a time (windows may overlap)."""
+
+    def __init__(
+        self,
+        admission: AdmissionContext,
+        limits: Mapping[str, BatchLimits],
+        deliverer: Deliverer,
+        holds: DatasetHolds,
+        outcomes: OutcomeWriter,
+        observer: PipelineObserver,
+        *,
+        test_codes: Mapping[str, str | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._admission = admission
+        self._limits = limits
+        self._deliverer = deliverer
+        self._holds = holds
+        self._outcomes = outcomes
+        self._observer = observer
+        self._test_codes = dict(test_codes)
+        self._clock = clock
+
+    async def process(self, messages: Sequence[InputMessage]) -> WindowResult:
+        """Run one window; never raises except CancelledError (treat all as held then)."""
+        try:
+            return await self._process(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("window failed unexpectedly; holding it events=%d", len(messages))
+            return WindowResult(held=frozenset(range(len(messages))), delivered=0, failed=0)
+
+    async def _process(self, messages: Sequence[InputMessage]) -> WindowResult:
+        now = self._clock()
+        accepted, acks = await self._admit(messages, now)
+        failed = len(acks)
+        batches = plan_batches(
+            ((i, a.dataset, a.size) for i, a in enumerate(accepted)), self._limits
+        )
+        # Each batch task keeps only its own events and coordinates: a batch held for a
+        # configuration error must not keep the whole window (raw messages included) alive.
+        tasks: dict[asyncio.Task[_BatchResult], PlannedBatch] = {}
+        for b in batches:
+            items = [accepted[i] for i in b.items]
+            sources = [messages[a.position].source for a in items]
+            task = asyncio.create_task(self._deliver(b.dataset_id, items, sources, now))
+            tasks[task] = b
+        done, pending = await self._holds.settle({t: b.dataset_id for t, b in tasks.items()})
+        results = [t.result() for t in done]
+        for res in results:
+            acks.extend(res.acks)
+        held = {p for r in results for p in r.held}
+        delivered = sum(r.delivered for r in results)
+        failed += sum(r.failed for r in results)
+        await asyncio.gather(*acks)  # every outcome record is durable before any ack
+        if not pending:
+            return WindowResult(held=frozenset(held), delivered=delivered, failed=failed)
+        waiting = frozenset(accepted[i].position for t in pending for i in tasks[t].items)
+        logger.info(
+            "window continues without held datasets events=%d datasets=%s",
+            len(waiting),
+            ",".join(sorted({tasks[t].dataset_id for t in pending})),
+        )
+        # A message whose events went to several requests may be waiting (one request held
+        # for a configuration error) and held (another ended held): it stays held then.
+        return WindowResult(
+            held=frozenset(held - waiting),
+            delivered=delivered,
+            failed=failed,
+            waiting=waiting,
+            later=asyncio.ensure_future(_finish_later(pending, waiting, frozenset(held & waiting))),
+        )
+
+    async def _admit(
+        self, messages: Sequence[InputMessage], now: float
+    ) -> tuple[list[AcceptedEvent], list[Awaitable[Any]]]:
+        """Step 1: admission, its observations reported, its failures emitted."""
+        obs = self._observer
+        consumed: dict[str, int] = {}
+        for msg in messages:
+            topic = msg.source.topic
+            consumed[topic] = consumed.get(topic, 0) + 1
+        admitted = admit_all(messages, self._admission, now)
+        for fmt, part in admitted.unmapped:
+            obs.on_unmapped(fmt, part.reason.value, part.action.value)
+        for drop in admitted.dropped:
+            obs.on_dropped(drop.field, drop.reason.value)
+        for topic, count in consumed.items():
+            obs.on_consumed(topic, count)
+        acks = [await self._outcomes.failure(f, now) for f in admitted.failures]
+        return admitted.accepted, acks
+
+    async def _deliver(
+        self,
+        dataset: str,
+        items: Sequence[AcceptedEvent],
+        sources: Sequence[SourceRef],
+        now: float,
+    ) -> _BatchResult:
+        """Steps 3 and 4 for one planned batch (`sources[i]` is where `items[i]` came from)."""
+        res = await self._deliverer.deliver(
+            dataset, [a.event for a in items], self._test_codes.get(dataset)
+        )
+        acks: list[Awaitable[Any]] = []
+        delivered = 0
+        for req in res.delivered:
+            sent = [(items[i], sources[i]) for i in req.indices]
+            acks.extend(await self._outcomes.response(dataset, req, sent, now))
+            delivered += len(sent)
+        for f in res.failures:
+            acks.append(
+                await self._outcomes.delivery_failure(
+                    dataset, f, items[f.index], sources[f.index], now
+                )
+            )
+        return _BatchResult(
+            acks=acks,
+            delivered=delivered,
+            failed=len(res.failures),
+            held=frozenset(items[i].position for i in res.held),
+        )
+
+
+async def _finish_later(
+    pending: set[asyncio.Task[_BatchResult]], waiting: frozenset[int], held: frozenset[int]
+) -> WindowResult:
+    """The held datasets' batches of a window: their outcomes, once durable. `held`: waiting
+    positions that another batch of the window already left held."""
+    try:
+        results = await asyncio.gather(*pending)
+        await asyncio.gather(*(a for r in results for a in r.acks))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("held batches failed unexpectedly; holding events=%d", len(waiting))
+        return WindowResult(held=waiting, delivered=0, failed=0)
+    return WindowResult(
+        held=held | frozenset(p for r in results for p in r.held),
+        delivered=sum(r.delivered for r in results),
+        failed=sum(r.failed for r in results),
+    )

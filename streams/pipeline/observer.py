@@ -1,0 +1,58 @@
+"""What the pipeline reports, for metrics: an observer like the Deliverer's.
+
+`streams.observability.metrics.Metrics` implements it; tests may pass `NullPipelineObserver`.
+Called synchronously on the event loop; implementations must not block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+__all__ = ["NullPipelineObserver", "PipelineObserver"]
+
+
+class PipelineObserver(Protocol):
+    def on_consumed(self, topic: str, n: int) -> None:
+        """`n` input messages of `topic` were taken."""
+
+    def on_unmapped(self, fmt: str, reason: str, action: str) -> None:
+        """An input format could not map part of a message."""
+
+    def on_dropped(self, field: str, reason: str) -> None:
+        """A customer-information value was dropped during normalization."""
+
+    def on_failed(self, dataset: str | None, reason: str) -> None:
+        """An event (or message) goes to the failures topic."""
+
+    def on_delivered(
+        self, dataset: str, events: Iterable[Mapping[str, Any]], n: int, now: float
+    ) -> None:
+        """Meta accepted a request of `n` events."""
+
+    def on_record(self, topic: str, kind: str) -> None:
+        """Kafka acknowledged one outcome record (`kind`: response or failure)."""
+
+
+class NullPipelineObserver:
+    """A `PipelineObserver` that records nothing."""
+
+    def on_consumed(self, topic: str, n: int) -> None:
+        pass
+
+    def on_unmapped(self, fmt: str, reason: str, action: str) -> None:
+        pass
+
+    def on_dropped(self, field: str, reason: str) -> None:
+        pass
+
+    def on_failed(self, dataset: str | None, reason: str) -> None:
+        pass
+
+    def on_delivered(
+        self, dataset: str, events: Iterable[Mapping[str, Any]], n: int, now: float
+    ) -> None:
+        pass
+
+    def on_record(self, topic: str, kind: str) -> None:
+        pass
