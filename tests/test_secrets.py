@@ -39,7 +39,7 @@ from streams.dev.sandbox.server import SandboxServer
 from streams.domain.retry import RetryPolicy
 from streams.kafka.app import create_app
 from streams.observability.metrics import Metrics
-from streams.settings import ConfigError, load_settings
+from streams.settings import ConfigError, Secret, load_settings
 from tests.kafka.harness import (
     DATASET_A,
     DATASET_B,
@@ -55,6 +55,7 @@ from tests.kafka.harness import (
 
 TOKEN = "EAAGsecret" + uuid.uuid4().hex  # unique: any occurrence anywhere is a leak
 OTHER = "EAAGother" + uuid.uuid4().hex
+TOKENS = {DATASET_A: Secret(TOKEN)}
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -181,8 +182,8 @@ async def test_token_travels_only_in_the_authorization_header(
     recorder: tuple[str, list[_Seen]],
 ) -> None:
     url, seen = recorder
-    async with GraphClient(url, "v25.0", timeout_s=5) as client:
-        reply = await client.post_events(DATASET_A, TOKEN, [EVENT], "TEST123")
+    async with GraphClient(url, "v25.0", tokens=TOKENS, timeout_s=5) as client:
+        reply = await client.post_events(DATASET_A, [EVENT], "TEST123")
         assert reply.status == 200
         _assert_clean(str(client.url_for(DATASET_A)), "the request URL")
         _assert_clean(repr(client) + str(client) + repr(reply), "the client/reply repr")
@@ -197,8 +198,8 @@ async def test_a_redirect_is_never_followed_with_the_token(
     recorder: tuple[str, list[_Seen]],
 ) -> None:
     url, seen = recorder
-    async with GraphClient(url + "/redirect", "v25.0", timeout_s=5) as client:
-        reply = await client.post_events(DATASET_A, TOKEN, [EVENT])
+    async with GraphClient(url + "/redirect", "v25.0", tokens=TOKENS, timeout_s=5) as client:
+        reply = await client.post_events(DATASET_A, [EVENT])
     assert reply.status == 307
     assert len(seen) == 1  # not re-sent anywhere
 
@@ -210,6 +211,8 @@ async def test_delivery_logs_reprs_and_metrics_never_hold_the_token(
     filter: success, transient errors and resets, throttling, a payload rejection (bisection),
     a configuration hold (invalid token) that recovers, and an unknown token (190)."""
     datasets = {DATASET_A: Dataset(DATASET_A, TOKEN), DATASET_B: Dataset(DATASET_B, OTHER)}
+    tokens = {DATASET_A: Secret(TOKEN), DATASET_B: Secret(OTHER)}
+    unknown = {DATASET_A: Secret(TOKEN + "x")}
     registry = CollectorRegistry()
     metrics = Metrics(
         registry, datasets=[DATASET_A, DATASET_B], topics=["in"], graph_api_version="v25.0"
@@ -230,35 +233,34 @@ async def test_delivery_logs_reprs_and_metrics_never_hold_the_token(
     caplog.set_level(logging.DEBUG)
     async with (
         SandboxServer(datasets=datasets, seed=2) as sandbox,
-        GraphClient(sandbox.url, "v25.0", timeout_s=1) as client,
+        GraphClient(sandbox.url, "v25.0", tokens=tokens, timeout_s=1) as client,
+        GraphClient(sandbox.url, "v25.0", tokens=unknown, timeout_s=1) as unknown_client,
     ):
-        deliverer = Deliverer(
-            client,
-            DeliveryConfig(
-                retry=RetryPolicy(max_attempts=30, base_s=0.01, cap_s=0.05, max_elapsed_s=30),
-                config_retry_s=0.1,
-                throttle_base_s=0.01,
-                throttle_cap_s=0.05,
-            ),
-            metrics,
+        deliverer_config = DeliveryConfig(
+            retry=RetryPolicy(max_attempts=30, base_s=0.01, cap_s=0.05, max_elapsed_s=30),
+            config_retry_s=0.1,
+            throttle_base_s=0.01,
+            throttle_cap_s=0.05,
         )
-        results = [await deliverer.deliver(DATASET_A, TOKEN, good)]
+        deliverer = Deliverer(client, deliverer_config, metrics)
+        results = [await deliverer.deliver(DATASET_A, good)]
         sandbox.state.faults.config = FaultConfig(
             http_5xx=0.2, transient=0.1, throttle=0.2, reset=0.1, hang=0.05, hang_seconds=2
         )
-        results += [await deliverer.deliver(DATASET_A, TOKEN, good) for _ in range(20)]
+        results += [await deliverer.deliver(DATASET_A, good) for _ in range(20)]
         sandbox.state.faults.config = FaultConfig()
-        results.append(await deliverer.deliver(DATASET_A, TOKEN, bad))
+        results.append(await deliverer.deliver(DATASET_A, bad))
         sandbox.state.faults.set_token_invalid(DATASET_B, True)
-        task = asyncio.create_task(deliverer.deliver(DATASET_B, OTHER, good))
+        task = asyncio.create_task(deliverer.deliver(DATASET_B, good))
         await asyncio.sleep(0.5)
-        assert deliverer.paused_datasets() == {DATASET_B}
+        assert deliverer.holds.held() == {DATASET_B}
         sandbox.state.faults.set_token_invalid(DATASET_B, False)
         results.append(await task)
         # An unknown token is a configuration error too: held until stop.
-        task = asyncio.create_task(deliverer.deliver(DATASET_A, TOKEN + "x", good))
+        held = Deliverer(unknown_client, deliverer_config, metrics)
+        task = asyncio.create_task(held.deliver(DATASET_A, good))
         await asyncio.sleep(0.3)
-        deliverer.stop()
+        held.holds.stop()
         results.append(await task)
     assert results[-1].held and results[-2].delivered_count == len(good)
     assert any(f.reason == "graph_rejected" for f in results[-3].failures)
@@ -276,12 +278,14 @@ async def test_delivery_logs_reprs_and_metrics_never_hold_the_token(
 
 
 async def test_client_errors_carry_no_token() -> None:
-    client = GraphClient("http://127.0.0.1:9", "v25.0", timeout_s=1)
+    client = GraphClient(
+        "http://127.0.0.1:9", "v25.0", tokens={DATASET_A: Secret(TOKEN)}, timeout_s=1
+    )
     with pytest.raises(RuntimeError) as exc:
-        await client.post_events(DATASET_A, TOKEN, [EVENT])  # not started
+        await client.post_events(DATASET_A, [EVENT])  # not started
     _assert_clean(str(exc.value) + repr(exc.value), "the not-started error")
     async with client:
-        reply = await client.post_events(DATASET_A, TOKEN, [EVENT])  # nothing listens
+        reply = await client.post_events(DATASET_A, [EVENT])  # nothing listens
     assert reply.status is None and reply.error_kind == "connect"
     _assert_clean(repr(reply), "a failed reply")
 
@@ -324,6 +328,7 @@ _HTTPS_CHECK = textwrap.dedent(
     import asyncio, ssl, sys
     from aiohttp import web
     from streams.capi.client import GraphClient
+    from streams.settings import Secret
 
     async def main(cert, key, token):
         seen = []
@@ -340,8 +345,11 @@ _HTTPS_CHECK = textwrap.dedent(
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         event = {"event_name": "Purchase", "event_time": 1, "action_source": "other"}
-        async with GraphClient(f"https://127.0.0.1:{port}", "v25.0", timeout_s=5) as client:
-            reply = await client.post_events("1000000000000001", token, [event])
+        tokens = {"1000000000000001": Secret(token)}
+        async with GraphClient(
+            f"https://127.0.0.1:{port}", "v25.0", tokens=tokens, timeout_s=5
+        ) as client:
+            reply = await client.post_events("1000000000000001", [event])
         await runner.cleanup()
         print(reply.status, reply.error_kind, len(seen))
 
@@ -392,7 +400,7 @@ def test_the_real_graph_url_is_https_and_verification_cannot_be_switched_off() -
     s = load_settings(None, _env())
     assert s.graph.url == "https://graph.facebook.com"
     app = create_app(s, registry=CollectorRegistry(), datadir=Path(tempfile.mkdtemp()))
-    assert "base_url='https://graph.facebook.com'" in repr(app.capi_client)
+    assert "base_url='https://graph.facebook.com'" in repr(app.capi.client)
     for key in (
         "CAPI_GRAPH__VERIFY_SSL",
         "CAPI_GRAPH__VERIFY_TLS",

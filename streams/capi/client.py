@@ -94,7 +94,9 @@ class GraphClient(AsyncClient):
         self._timeout_s = timeout_s
         self._max_connections = max_connections
         self._partner_agent = partner_agent
-        self._tokens: dict[str, Secret] = dict(tokens or {})
+        self._tokens: Mapping[str, Secret] = (
+            tokens if tokens is not None else {}
+        )  # read per request
         self._user_agent = user_agent
         self._urls: dict[str, URL] = {}
         self._session: aiohttp.ClientSession | None = None

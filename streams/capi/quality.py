@@ -78,7 +78,9 @@ class DatasetQualityClient(AsyncClient):
         self._fields = fields
         self._session = session
         self._owned: aiohttp.ClientSession | None = None
-        self._tokens: dict[str, Secret] = dict(tokens or {})
+        self._tokens: Mapping[str, Secret] = (
+            tokens if tokens is not None else {}
+        )  # read per request
 
     def __repr__(self) -> str:
         return f"DatasetQualityClient(url={str(self._url)!r}, agent_name={self._agent_name!r})"

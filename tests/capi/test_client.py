@@ -14,9 +14,11 @@ import pytest
 from aiohttp import web
 
 from streams.capi.client import GraphClient, GraphReply
+from streams.settings import Secret
 from tests.capi.fake_server import serve
 
 TOKEN = "EAAB-secret-token-value"
+TOKENS = {ds: Secret(TOKEN) for ds in ("1234567890", "42", "1", "7")}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -81,7 +83,9 @@ async def graph() -> AsyncIterator[FakeGraph]:
 
 @pytest.fixture
 async def client(graph: FakeGraph) -> AsyncIterator[GraphClient]:
-    async with GraphClient(graph.url, "v25.0", timeout_s=0.3, max_connections=4) as c:
+    async with GraphClient(
+        graph.url, "v25.0", tokens=TOKENS, timeout_s=0.3, max_connections=4
+    ) as c:
         yield c
 
 
@@ -91,7 +95,7 @@ EVENTS = [{"event_name": "Purchase", "event_id": "e1", "event_time": 1_760_000_0
 async def test_posts_json_to_the_events_edge_with_bearer_token(
     graph: FakeGraph, client: GraphClient
 ) -> None:
-    reply = await client.post_events("1234567890", TOKEN, EVENTS, "TEST123")
+    reply = await client.post_events("1234567890", EVENTS, "TEST123")
     assert reply.status == 200
     assert orjson.loads(reply.body)["events_received"] == 1
     assert reply.error_kind is None
@@ -107,9 +111,11 @@ async def test_posts_json_to_the_events_edge_with_bearer_token(
 
 
 async def test_no_test_event_code_and_partner_agent(graph: FakeGraph) -> None:
-    async with GraphClient(graph.url + "/", "v26.0", partner_agent="capi-streams") as c:
+    async with GraphClient(
+        graph.url + "/", "v26.0", tokens=TOKENS, partner_agent="capi-streams"
+    ) as c:
         events = (MappingProxyType({"event_name": "Lead", "custom_data": {"v": (1, 2)}}),)
-        await c.post_events("42", TOKEN, events, None)
+        await c.post_events("42", events, None)
     [seen] = graph.seen
     assert seen.path == "/v26.0/42/events"
     assert orjson.loads(seen.body) == {
@@ -127,7 +133,7 @@ async def test_error_replies_are_returned_not_raised(graph: FakeGraph, client: G
         )
 
     graph.handler = throttled
-    reply = await client.post_events("1", TOKEN, EVENTS)
+    reply = await client.post_events("1", EVENTS)
     assert reply.status == 400
     assert orjson.loads(reply.body)["error"]["code"] == 80004
     assert "estimated_time_to_regain_access" in reply.headers["x-business-use-case-usage"]
@@ -138,7 +144,7 @@ async def test_5xx_html_is_returned(graph: FakeGraph, client: GraphClient) -> No
         return web.Response(status=502, text="<html>bad gateway</html>", content_type="text/html")
 
     graph.handler = html
-    reply = await client.post_events("1", TOKEN, EVENTS)
+    reply = await client.post_events("1", EVENTS)
     assert (reply.status, reply.error_kind) == (502, None)
     assert reply.body.startswith(b"<html>")
 
@@ -149,8 +155,8 @@ async def test_timeout_becomes_a_reply(graph: FakeGraph) -> None:
         return await ok(request)
 
     graph.handler = hang
-    async with GraphClient(graph.url, "v25.0", timeout_s=0.05) as c:
-        reply = await c.post_events("1", TOKEN, EVENTS)
+    async with GraphClient(graph.url, "v25.0", tokens=TOKENS, timeout_s=0.05) as c:
+        reply = await c.post_events("1", EVENTS)
     assert reply.status is None
     assert reply.error_kind == "timeout"
     assert 0.04 < reply.latency_s < 0.4
@@ -163,7 +169,7 @@ async def test_connection_reset_becomes_a_reply(graph: FakeGraph, client: GraphC
         return web.Response()
 
     graph.handler = rst
-    reply = await client.post_events("1", TOKEN, EVENTS)
+    reply = await client.post_events("1", EVENTS)
     assert reply.status is None
     assert reply.error_kind == "connection_reset"
 
@@ -176,7 +182,7 @@ async def test_closed_connection_becomes_a_reply(graph: FakeGraph, client: Graph
         return web.Response()
 
     graph.handler = drop
-    reply = await client.post_events("1", TOKEN, EVENTS)
+    reply = await client.post_events("1", EVENTS)
     assert (reply.status, reply.error_kind) == (None, "disconnected")
 
 
@@ -184,8 +190,8 @@ async def test_refused_connection_becomes_a_reply() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    async with GraphClient(f"http://127.0.0.1:{port}", "v25.0", timeout_s=1.0) as c:
-        reply = await c.post_events("1", TOKEN, EVENTS)
+    async with GraphClient(f"http://127.0.0.1:{port}", "v25.0", tokens=TOKENS, timeout_s=1.0) as c:
+        reply = await c.post_events("1", EVENTS)
     assert (reply.status, reply.error_kind) == (None, "connect")
 
 
@@ -196,7 +202,7 @@ async def test_redirects_are_not_followed(graph: FakeGraph, client: GraphClient)
         return await ok(request)
 
     graph.handler = redirect
-    reply = await client.post_events("1", TOKEN, EVENTS)
+    reply = await client.post_events("1", EVENTS)
     assert reply.status == 302
     assert [s.path for s in graph.seen] == ["/v25.0/1/events"]
 
@@ -207,8 +213,8 @@ async def test_pool_bounds_concurrent_requests(graph: FakeGraph) -> None:
         return await ok(request)
 
     graph.handler = slow
-    async with GraphClient(graph.url, "v25.0", max_connections=2) as c:
-        replies = await asyncio.gather(*(c.post_events("1", TOKEN, EVENTS) for _ in range(8)))
+    async with GraphClient(graph.url, "v25.0", tokens=TOKENS, max_connections=2) as c:
+        replies = await asyncio.gather(*(c.post_events("1", EVENTS) for _ in range(8)))
     assert [r.status for r in replies] == [200] * 8
     assert graph.peak_in_flight == 2
 
@@ -223,12 +229,12 @@ async def test_connections_are_reused(graph: FakeGraph, client: GraphClient) -> 
 
     graph.handler = peer
     for _ in range(5):
-        await client.post_events("1", TOKEN, EVENTS)
+        await client.post_events("1", EVENTS)
     assert len(ports) == 1
 
 
 async def test_repr_and_urls_never_show_the_token(client: GraphClient) -> None:
-    reply: GraphReply = await client.post_events("7", TOKEN, EVENTS)
+    reply: GraphReply = await client.post_events("7", EVENTS)
     assert TOKEN not in repr(client)
     assert TOKEN not in str(client)
     assert TOKEN not in repr(reply)
@@ -236,10 +242,10 @@ async def test_repr_and_urls_never_show_the_token(client: GraphClient) -> None:
 
 
 async def test_requires_start() -> None:
-    c = GraphClient("http://127.0.0.1:9", "v25.0")
+    c = GraphClient("http://127.0.0.1:9", "v25.0", tokens=TOKENS)
     assert not c.started
     with pytest.raises(RuntimeError):
-        await c.post_events("1", TOKEN, EVENTS)
+        await c.post_events("1", EVENTS)
     await c.start()
     await c.start()  # idempotent
     assert c.started
@@ -251,7 +257,7 @@ async def test_requires_start() -> None:
 @pytest.mark.parametrize("dataset", ["", "../1", "1/events?x=1", "1 2", "a" * 65])
 def test_dataset_id_must_be_a_plain_id(dataset: str) -> None:
     with pytest.raises(ValueError):
-        GraphClient("http://127.0.0.1", "v25.0").url_for(dataset)
+        GraphClient("http://127.0.0.1", "v25.0", tokens=TOKENS).url_for(dataset)
 
 
 @pytest.mark.parametrize(

@@ -26,11 +26,13 @@ from streams.capi.delivery import (
 )
 from streams.domain.classify import Outcome
 from streams.domain.retry import RetryPolicy
+from streams.settings import Secret
 from tests.capi.fake_server import serve
 
 TOKEN = "EAAB-delivery-secret-token"
 DS = "1111"
 OTHER = "2222"
+TOKENS = {DS: Secret(TOKEN), OTHER: Secret(TOKEN)}
 META_TEXT = "Meta free text that may echo a value: jane@example.com"
 
 Reply = web.StreamResponse
@@ -127,7 +129,9 @@ async def graph() -> AsyncIterator[FakeGraph]:
 
 @pytest.fixture
 async def client(graph: FakeGraph) -> AsyncIterator[GraphClient]:
-    async with GraphClient(graph.url, "v25.0", timeout_s=0.5, max_connections=16) as c:
+    async with GraphClient(
+        graph.url, "v25.0", tokens=TOKENS, timeout_s=0.5, max_connections=16
+    ) as c:
         yield c
 
 
@@ -197,6 +201,10 @@ def make(
     return Deliverer(client, DeliveryConfig(**cfg), observer, rand=lambda: rand, **extra)
 
 
+def delivered_indices(result: DeliveryResult) -> list[int]:
+    return sorted(i for r in result.delivered for i in r.indices)
+
+
 def events(n: int, poison: tuple[int, ...] = ()) -> list[dict[str, Any]]:
     batch: list[dict[str, Any]] = [
         {"event_name": "Purchase", "event_id": f"e{i}", "i": i} for i in range(n)
@@ -215,7 +223,7 @@ async def eventually(predicate: Callable[[], bool]) -> None:
 
 def assert_partition(result: DeliveryResult, n: int) -> None:
     """Every index appears in exactly one of delivered / failed / held."""
-    placed = result.delivered_indices() + [f.index for f in result.failures] + list(result.held)
+    placed = delivered_indices(result) + [f.index for f in result.failures] + list(result.held)
     assert sorted(placed) == list(range(n))
 
 
@@ -224,7 +232,7 @@ def assert_partition(result: DeliveryResult, n: int) -> None:
 
 async def test_success_is_one_request(graph: FakeGraph, client: GraphClient) -> None:
     rec = Recorder()
-    result = await make(client, observer=rec).deliver(DS, TOKEN, events(5), "TEST1")
+    result = await make(client, observer=rec).deliver(DS, events(5), "TEST1")
     assert graph.count() == 1
     [done] = result.delivered
     assert (done.indices, done.events_received, done.fbtrace_id, done.attempts) == (
@@ -241,7 +249,7 @@ async def test_success_is_one_request(graph: FakeGraph, client: GraphClient) -> 
 
 
 async def test_empty_batch_sends_nothing(graph: FakeGraph, client: GraphClient) -> None:
-    result = await make(client).deliver(DS, TOKEN, [])
+    result = await make(client).deliver(DS, [])
     assert graph.seen == [] and result.requests == 0 and result.delivered == ()
 
 
@@ -254,7 +262,7 @@ async def test_5xx_is_retried_with_backoff(graph: FakeGraph, client: GraphClient
     graph.script = flaky
     rec, vt = Recorder(), VirtualTime()
     d = make(client, observer=rec, vt=vt, retry=RetryPolicy(max_attempts=5, base_s=1, cap_s=8))
-    result = await d.deliver(DS, TOKEN, events(10))
+    result = await d.deliver(DS, events(10))
     assert graph.count() == 3
     assert result.delivered[0].attempts == 3
     assert result.failures == ()
@@ -272,7 +280,7 @@ async def test_transient_code_2_exhausts_retries(graph: FakeGraph, client: Graph
         return graph_error(2, title="Service temporarily unavailable")
 
     graph.script = down
-    result = await make(client).deliver(DS, TOKEN, events(4))
+    result = await make(client).deliver(DS, events(4))
     assert graph.count() == FAST.max_attempts
     assert result.delivered == ()
     assert [f.index for f in result.failures] == [0, 1, 2, 3]
@@ -297,7 +305,7 @@ async def test_max_elapsed_bounds_retries(graph: FakeGraph, client: GraphClient)
     graph.script = down
     vt = VirtualTime()
     policy = RetryPolicy(max_attempts=100, base_s=1.0, cap_s=4.0, max_elapsed_s=10.0)
-    result = await make(client, vt=vt, retry=policy).deliver(DS, TOKEN, events(2))
+    result = await make(client, vt=vt, retry=policy).deliver(DS, events(2))
     # sleeps 1, 2, 4 (7 s) then 4 more would pass 10 s (plus request time)
     assert vt.sleeps == [1.0, 2.0, 4.0]
     assert graph.count() == 4
@@ -317,7 +325,7 @@ async def test_retry_after_on_503_is_honoured_up_to_the_cap(
     graph.script = busy
     vt = VirtualTime()
     policy = RetryPolicy(max_attempts=5, base_s=0.5, cap_s=10.0, max_elapsed_s=100.0)
-    result = await make(client, vt=vt, retry=policy).deliver(DS, TOKEN, events(1))
+    result = await make(client, vt=vt, retry=policy).deliver(DS, events(1))
     assert vt.sleeps == [3.0, 10.0]
     assert result.delivered_count == 1
 
@@ -328,10 +336,10 @@ async def test_timeout_then_exhausted(graph: FakeGraph) -> None:
         return success(req)
 
     graph.script = hang
-    async with GraphClient(graph.url, "v25.0", timeout_s=0.05) as c:
+    async with GraphClient(graph.url, "v25.0", tokens=TOKENS, timeout_s=0.05) as c:
         d = make(c, retry=RetryPolicy(max_attempts=2, base_s=0.001, cap_s=0.001))
         started = time.monotonic()
-        result = await d.deliver(DS, TOKEN, events(3))
+        result = await d.deliver(DS, events(3))
     assert time.monotonic() - started < 0.5
     assert graph.count() == 2
     assert {(f.reason, f.detail, f.status) for f in result.failures} == {
@@ -350,8 +358,8 @@ async def test_connection_reset_is_retried(graph: FakeGraph, client: GraphClient
 
     graph.script = reset_first
     rec = Recorder()
-    result = await make(client, observer=rec).deliver(DS, TOKEN, events(7))
-    assert result.delivered_indices() == list(range(7))
+    result = await make(client, observer=rec).deliver(DS, events(7))
+    assert delivered_indices(result) == list(range(7))
     assert result.delivered[0].attempts == 2
     assert rec.retries == [DS]
 
@@ -374,9 +382,9 @@ async def test_throttle_waits_the_announced_time_and_never_fails(
 
     graph.script = throttled
     rec, vt = Recorder(), VirtualTime()
-    result = await make(client, observer=rec, vt=vt).deliver(DS, TOKEN, events(20))
+    result = await make(client, observer=rec, vt=vt).deliver(DS, events(20))
     assert result.failures == ()
-    assert result.delivered_indices() == list(range(20))
+    assert delivered_indices(result) == list(range(20))
     assert result.delivered[0].attempts == 6
     assert rec.throttles == [(DS, 120.0)] * 5
     assert vt.sleeps == [120.0] * 5
@@ -392,7 +400,7 @@ async def test_throttle_without_estimate_backs_off_and_is_capped(
     graph.script = throttled
     rec, vt = Recorder(), VirtualTime()
     d = make(client, observer=rec, vt=vt, throttle_base_s=10.0, throttle_cap_s=40.0)
-    result = await d.deliver(DS, TOKEN, events(1))
+    result = await d.deliver(DS, events(1))
     assert result.delivered_count == 1
     assert [s for _, s in rec.throttles] == [10.0, 20.0, 40.0, 40.0]
 
@@ -406,7 +414,7 @@ async def test_throttle_estimate_is_capped_by_max_wait(
     graph.script = throttled
     rec, vt = Recorder(), VirtualTime()
     d = make(client, observer=rec, vt=vt, throttle_max_wait_s=900.0)
-    await d.deliver(DS, TOKEN, events(1))
+    await d.deliver(DS, events(1))
     assert rec.throttles == [(DS, 900.0)]
 
 
@@ -424,11 +432,11 @@ async def test_throttle_pauses_every_batch_of_the_dataset_only(
 
     graph.script = script
     d = make(client)
-    first = asyncio.create_task(d.deliver(DS, TOKEN, events(3)))
+    first = asyncio.create_task(d.deliver(DS, events(3)))
     await eventually(lambda: bool(throttled_at))
     await asyncio.sleep(0.02)  # the pause is in force now
-    second = asyncio.create_task(d.deliver(DS, TOKEN, events(3)))
-    other = await d.deliver(OTHER, TOKEN, events(3))
+    second = asyncio.create_task(d.deliver(DS, events(3)))
+    other = await d.deliver(OTHER, events(3))
     other_at = graph.seen[-1].at
     r1, r2 = await asyncio.gather(first, second)
     assert other.delivered_count == 3
@@ -463,7 +471,7 @@ async def test_bisection_isolates_poison_events(
     graph.script = poison_script
     n = 1000
     rec = Recorder()
-    result = await make(client, observer=rec).deliver(DS, TOKEN, events(n, poison))
+    result = await make(client, observer=rec).deliver(DS, events(n, poison))
     assert_partition(result, n)
     assert [f.index for f in result.failures] == list(poison)
     for f in result.failures:
@@ -477,7 +485,7 @@ async def test_bisection_isolates_poison_events(
         )
         assert f.title == "Event Timestamp Too Old"
     good = set(range(n)) - set(poison)
-    assert set(result.delivered_indices()) == good
+    assert set(delivered_indices(result)) == good
     accepted = [i for r in graph.seen if not r.has_poison for i in r.ids]
     assert sorted(accepted) == sorted(good)  # every good event reached Meta exactly once
     assert result.requests == graph.count() == bisection_cost(0, n, set(poison))
@@ -493,7 +501,7 @@ async def test_rejected_without_subcode_is_bisected_too(
         return graph_error(100) if req.has_poison else success(req)
 
     graph.script = script
-    result = await make(client).deliver(DS, TOKEN, events(16, (5,)))
+    result = await make(client).deliver(DS, events(16, (5,)))
     assert [(f.index, f.detail) for f in result.failures] == [(5, "invalid_parameter")]
     assert result.delivered_count == 15
 
@@ -505,7 +513,7 @@ async def test_bisection_budget_fails_the_rest_unisolated(
         return graph_error(100, 2804016)
 
     graph.script = everything_bad
-    result = await make(client, max_rejected_requests=7).deliver(DS, TOKEN, events(64))
+    result = await make(client, max_rejected_requests=7).deliver(DS, events(64))
     assert_partition(result, 64)
     assert len(result.failures) == 64
     assert {f.reason for f in result.failures} == {GRAPH_REJECTED}
@@ -517,7 +525,7 @@ async def test_single_event_rejection_fails_without_bisection(
     graph: FakeGraph, client: GraphClient
 ) -> None:
     graph.script = poison_script
-    result = await make(client).deliver(DS, TOKEN, events(1, (0,)))
+    result = await make(client).deliver(DS, events(1, (0,)))
     assert graph.count() == 1
     assert [f.index for f in result.failures] == [0]
 
@@ -537,17 +545,17 @@ async def test_config_error_pauses_then_recovers(
     rec = Recorder()
     d = make(client, observer=rec, config_retry_s=0.03)
     caplog.set_level(logging.DEBUG, logger="streams.capi.delivery")
-    task = asyncio.create_task(d.deliver(DS, TOKEN, events(8)))
+    task = asyncio.create_task(d.deliver(DS, events(8)))
     await eventually(lambda: bool(rec.paused))
-    assert d.paused_datasets() == frozenset({DS})
-    other = await d.deliver(OTHER, TOKEN, events(2))  # unaffected while DS is held
+    assert d.holds.held() == frozenset({DS})
+    other = await d.deliver(OTHER, events(2))  # unaffected while DS is held
     assert other.delivered_count == 2
     result = await task
-    assert result.delivered_indices() == list(range(8))
+    assert delivered_indices(result) == list(range(8))
     assert result.delivered[0].attempts == 4
     assert result.failures == () and result.held == ()
     assert rec.paused == [(DS, True), (DS, False)]
-    assert d.paused_datasets() == frozenset()
+    assert d.holds.held() == frozenset()
     paused_lines = [r for r in caplog.records if "configuration error" in r.getMessage()]
     assert len(paused_lines) == 1
     assert paused_lines[0].levelno == logging.ERROR
@@ -564,14 +572,14 @@ async def test_config_hold_probes_one_request_at_a_time(
 
     graph.script = script
     d = make(client, config_retry_s=0.02, max_in_flight=8)
-    tasks = [asyncio.create_task(d.deliver(DS, TOKEN, events(3))) for _ in range(5)]
+    tasks = [asyncio.create_task(d.deliver(DS, events(3))) for _ in range(5)]
     await asyncio.sleep(0.15)
-    d.stop()
+    d.holds.stop()
     results = await asyncio.gather(*tasks)
     for r in results:
         assert r.held == (0, 1, 2)
         assert r.failures == () and r.delivered == ()
-        assert r.is_held
+        assert r.held
     # a first burst, then probes serialized: at most one request per config_retry_s interval
     assert graph.count() <= 5 + math.ceil(0.15 / 0.02) + 1
     assert graph.peak[DS] <= 5
@@ -584,17 +592,17 @@ async def test_config_hold_stops_with_held_events(graph: FakeGraph, client: Grap
     graph.script = script
     rec = Recorder()
     d = make(client, observer=rec, config_retry_s=10.0)
-    task = asyncio.create_task(d.deliver(DS, TOKEN, events(6)))
+    task = asyncio.create_task(d.deliver(DS, events(6)))
     await eventually(lambda: graph.count() >= 1 and bool(rec.paused))
     started = time.monotonic()
-    d.stop()
+    d.holds.stop()
     result = await task
     assert time.monotonic() - started < 0.5  # the 10 s probe wait ended at once
     assert result.held == tuple(range(6))
     assert result.failures == () and result.delivered == ()
     assert rec.paused == [(DS, True)]
     # once stopped, nothing more is sent
-    again = await d.deliver(DS, TOKEN, events(2))
+    again = await d.deliver(DS, events(2))
     assert again.held == (0, 1) and graph.count() == 1
 
 
@@ -604,7 +612,7 @@ async def test_config_hold_cancellation_propagates(graph: FakeGraph, client: Gra
 
     graph.script = script
     d = make(client, config_retry_s=10.0)
-    task = asyncio.create_task(d.deliver(DS, TOKEN, events(2)))
+    task = asyncio.create_task(d.deliver(DS, events(2)))
     await eventually(lambda: graph.count() >= 1)
     await asyncio.sleep(0.01)
     task.cancel()
@@ -620,11 +628,11 @@ async def test_stop_interrupts_throttle_and_backoff(graph: FakeGraph, client: Gr
 
     graph.script = script
     d = make(client, retry=RetryPolicy(max_attempts=5, base_s=30.0, cap_s=30.0))
-    t1 = asyncio.create_task(d.deliver(DS, TOKEN, events(2)))
-    t2 = asyncio.create_task(d.deliver(OTHER, TOKEN, events(3)))
+    t1 = asyncio.create_task(d.deliver(DS, events(2)))
+    t2 = asyncio.create_task(d.deliver(OTHER, events(3)))
     await eventually(lambda: graph.count(DS) >= 1 and graph.count(OTHER) >= 1)
     await asyncio.sleep(0.01)
-    d.stop()
+    d.holds.stop()
     r1, r2 = await asyncio.wait_for(asyncio.gather(t1, t2), timeout=1.0)
     assert r1.held == (0, 1) and r2.held == (0, 1, 2)
     assert r1.failures == () and r2.failures == ()
@@ -642,7 +650,7 @@ async def test_in_flight_is_bounded_per_dataset(graph: FakeGraph, client: GraphC
     rec = Recorder()
     d = make(client, observer=rec, max_in_flight=2)
     results = await asyncio.gather(
-        *(d.deliver(ds, TOKEN, events(5)) for ds in (DS, OTHER) for _ in range(6))
+        *(d.deliver(ds, events(5)) for ds in (DS, OTHER) for _ in range(6))
     )
     assert all(r.delivered_count == 5 for r in results)
     assert graph.peak == {DS: 2, OTHER: 2}
@@ -658,7 +666,7 @@ async def test_events_received_mismatch_is_logged(
 
     graph.script = short
     caplog.set_level(logging.WARNING, logger="streams.capi.delivery")
-    result = await make(client).deliver(DS, TOKEN, events(3))
+    result = await make(client).deliver(DS, events(3))
     assert result.delivered[0].events_received == 1
     assert any(
         "events_received mismatch" in r.getMessage() and "events=3" in r.getMessage()
@@ -679,7 +687,7 @@ async def test_logs_hold_no_token_event_data_or_meta_text(
     graph.script = script
     caplog.set_level(logging.DEBUG, logger="streams.capi.delivery")
     batch = [dict(e, em="jane@example.com") for e in events(8, (2,))]
-    result = await make(client).deliver(DS, TOKEN, batch)
+    result = await make(client).deliver(DS, batch)
     assert [f.index for f in result.failures] == [2]
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert TOKEN not in text
@@ -696,7 +704,7 @@ async def test_clean_delivery_logs_summary_only_at_debug(
     graph: FakeGraph, client: GraphClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="streams.capi.delivery")
-    await make(client).deliver(DS, TOKEN, events(3))
+    await make(client).deliver(DS, events(3))
     assert caplog.records == []
 
 
@@ -716,5 +724,5 @@ def test_config_validates(kwargs: dict[str, Any]) -> None:
 
 
 def test_repr_has_no_token() -> None:
-    d = Deliverer(GraphClient("http://127.0.0.1", "v25.0"))
+    d = Deliverer(GraphClient("http://127.0.0.1", "v25.0", tokens=TOKENS))
     assert "Deliverer(" in repr(d) and TOKEN not in repr(d)

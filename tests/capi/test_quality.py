@@ -16,8 +16,18 @@ from aiohttp import web
 from streams.capi.quality import DEFAULT_FIELDS, DatasetQualityClient
 from streams.dev.sandbox.server import SandboxServer
 from streams.domain.quality import DatasetQuality
+from streams.settings import Secret
 from tests.capi.fake_server import serve
-from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, FakeClock, event, user_data
+from tests.dev.sandbox.support import (
+    DATASETS,
+    DS1,
+    DS2,
+    TOKEN1,
+    TOKEN2,
+    FakeClock,
+    event,
+    user_data,
+)
 
 VERSION = "v25.0"
 
@@ -54,6 +64,16 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
         yield server
 
 
+TOKENS: dict[str, Secret] = {}
+
+
+async def fetch(client: DatasetQualityClient, dataset: str, token: str) -> DatasetQuality | None:
+    """`client.fetch(dataset)` with `token` as the dataset's token (the client reads its
+    token mapping at each request)."""
+    TOKENS[dataset] = Secret(token)
+    return await client.fetch(dataset)
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
@@ -62,8 +82,8 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 async def test_fetch_from_the_sandbox(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
     await post_known_events(http, sandbox.url)
-    client = DatasetQualityClient(sandbox.url, VERSION, session=http)
-    quality = await client.fetch(DS1, TOKEN1)
+    client = DatasetQualityClient(sandbox.url, VERSION, tokens=TOKENS, session=http)
+    quality = await fetch(client, DS1, TOKEN1)
     assert quality is not None
     by_name = {e.event_name: e for e in quality.events}
     assert list(by_name) == ["B2B Lead", "Lead", "Purchase", "pLTVPurchase"]
@@ -82,18 +102,18 @@ async def test_fetch_from_the_sandbox(sandbox: SandboxServer, http: aiohttp.Clie
     lead = by_name["Lead"]
     assert dict(lead.coverage) == {"email": 1.0, "user_agent": 1.0}
     assert lead.composite_score == 3.5
-    assert await client.fetch(DS2, TOKEN2) == DatasetQuality(())
+    assert await fetch(client, DS2, TOKEN2) == DatasetQuality(())
 
 
 async def test_wrong_token_is_none_and_never_logged(
     sandbox: SandboxServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = DatasetQualityClient(sandbox.url, VERSION, session=http)
-    assert await client.fetch(DS1, TOKEN2) is None  # a known token, not DS1's: 100/33
-    assert await client.fetch(DS1, "no-such-token") is None  # 190
+    client = DatasetQualityClient(sandbox.url, VERSION, tokens=TOKENS, session=http)
+    assert await fetch(client, DS1, TOKEN2) is None  # a known token, not DS1's: 100/33
+    assert await fetch(client, DS1, "no-such-token") is None  # 190
     sandbox.state.faults.set_token_invalid(DS1, True)
-    assert await client.fetch(DS1, TOKEN1) is None  # 190/460
+    assert await fetch(client, DS1, TOKEN1) is None  # 190/460
     lines = [r.getMessage() for r in caplog.records if r.name == "streams.capi.quality"]
     assert len(lines) == 3
     assert all("reason=graph_error status=400" in line for line in lines)
@@ -133,8 +153,10 @@ async def graph() -> AsyncIterator[FakeGraph]:
 
 
 async def test_request_shape_token_only_in_the_header(graph: FakeGraph) -> None:
-    async with DatasetQualityClient(graph.url + "/", "v26.0", agent_name="capistreams") as client:
-        assert await client.fetch("1234567890", "EAAB-secret") == DatasetQuality(())
+    async with DatasetQualityClient(
+        graph.url + "/", "v26.0", tokens=TOKENS, agent_name="capistreams"
+    ) as client:
+        assert await fetch(client, "1234567890", "EAAB-secret") == DatasetQuality(())
     [(path, query, headers)] = graph.requests
     assert path == "/v26.0/dataset_quality"
     assert parse_qs(query) == {
@@ -149,8 +171,8 @@ async def test_request_shape_token_only_in_the_header(graph: FakeGraph) -> None:
 
 
 async def test_no_agent_name_by_default(graph: FakeGraph) -> None:
-    async with DatasetQualityClient(graph.url, VERSION) as client:
-        await client.fetch("1", "t")
+    async with DatasetQualityClient(graph.url, VERSION, tokens=TOKENS) as client:
+        await fetch(client, "1", "t")
     assert "agent_name" not in parse_qs(graph.requests[0][1])
 
 
@@ -175,8 +197,8 @@ async def test_failures_are_none_with_a_reason(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="streams.capi.quality")
     graph.reply = reply
-    async with DatasetQualityClient(graph.url, VERSION) as client:
-        assert await client.fetch("1", "tok") is None
+    async with DatasetQualityClient(graph.url, VERSION, tokens=TOKENS) as client:
+        assert await fetch(client, "1", "tok") is None
     [line] = [r.getMessage() for r in caplog.records]
     assert f"dataset=1 reason={reason} " in line
     if "code=4" in line:
@@ -186,8 +208,8 @@ async def test_failures_are_none_with_a_reason(
 async def test_timeout(graph: FakeGraph, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="streams.capi.quality")
     graph.delay_s = 1.0
-    async with DatasetQualityClient(graph.url, VERSION, timeout_s=0.1) as client:
-        assert await client.fetch("1", "tok") is None
+    async with DatasetQualityClient(graph.url, VERSION, tokens=TOKENS, timeout_s=0.1) as client:
+        assert await fetch(client, "1", "tok") is None
     assert "reason=timeout" in caplog.text
 
 
@@ -196,27 +218,27 @@ async def test_connection_refused(caplog: pytest.LogCaptureFixture) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    async with DatasetQualityClient(f"http://127.0.0.1:{port}", VERSION) as client:
-        assert await client.fetch("1", "tok") is None
+    async with DatasetQualityClient(f"http://127.0.0.1:{port}", VERSION, tokens=TOKENS) as client:
+        assert await fetch(client, "1", "tok") is None
     assert "reason=connect" in caplog.text
 
 
 async def test_session_lifecycle(graph: FakeGraph, http: aiohttp.ClientSession) -> None:
-    owned = DatasetQualityClient(graph.url, VERSION)
+    owned = DatasetQualityClient(graph.url, VERSION, tokens=TOKENS)
     with pytest.raises(RuntimeError):
-        await owned.fetch("1", "t")
+        await fetch(owned, "1", "t")
     await owned.start()
     await owned.start()
-    assert await owned.fetch("1", "t") is not None
+    assert await fetch(owned, "1", "t") is not None
     await owned.close()
     await owned.close()
     with pytest.raises(RuntimeError):
-        await owned.fetch("1", "t")
-    given = DatasetQualityClient(graph.url, VERSION, session=http)
+        await fetch(owned, "1", "t")
+    given = DatasetQualityClient(graph.url, VERSION, tokens=TOKENS, session=http)
     async with given:
-        assert await given.fetch("1", "t") is not None
+        assert await fetch(given, "1", "t") is not None
     assert not http.closed  # a given session is not ours to close
-    assert await given.fetch("1", "t") is not None
+    assert await fetch(given, "1", "t") is not None
 
 
 @pytest.mark.parametrize(
@@ -240,4 +262,4 @@ FULLWIDTH_DIGITS = "\uff11\uff12"
 @pytest.mark.parametrize("dataset_id", ["", "abc", "1/../me", "1" * 33, FULLWIDTH_DIGITS])
 def test_rejects_bad_dataset_ids(dataset_id: str) -> None:
     with pytest.raises(ValueError):
-        DatasetQualityClient("https://graph.example", VERSION).url_for(dataset_id)
+        DatasetQualityClient("https://graph.example", VERSION, tokens=TOKENS).url_for(dataset_id)

@@ -28,8 +28,9 @@ from streams.domain.formats import UnmappableReason
 from streams.domain.records import PipelineReason, SourceRef
 from streams.domain.transform import RejectReason
 from streams.observability.metrics import Metrics
-from streams.pipeline import InputMessage, Pipeline
+from streams.pipeline import InputMessage
 from streams.settings import Settings, load_settings
+from streams.wiring import build_pipeline
 from tests.kafka.harness import (
     DATASET_A,
     DATASET_B,
@@ -63,7 +64,6 @@ class _AcceptAll:
     async def post_events(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None = None,
     ) -> GraphReply:
@@ -109,7 +109,7 @@ def _run_window(
             topics=["in"],
             graph_api_version="v25.0",
         )
-        pipeline = Pipeline(_settings(), Deliverer(_AcceptAll()), sink, metrics)
+        pipeline = build_pipeline(_settings(), Deliverer(_AcceptAll()), sink, metrics)
         msgs = [
             InputMessage(
                 SourceRef("in", 0, i), f"k{i}".encode(), v, (headers or [{}] * len(values))[i]
@@ -260,7 +260,7 @@ def test_message_size_limit_is_configurable() -> None:
         )
         settings_ = _settings({"CAPI_KAFKA__MAX_MESSAGE_BYTES": "2000"})
         assert settings_.kafka.max_message_bytes == 2000
-        pipeline = Pipeline(settings_, Deliverer(_AcceptAll()), sink, metrics)
+        pipeline = build_pipeline(settings_, Deliverer(_AcceptAll()), sink, metrics)
         await pipeline.process(
             [
                 InputMessage(SourceRef("in", 0, 0), b"k", at_limit),

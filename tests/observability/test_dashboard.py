@@ -28,7 +28,7 @@ from tests.observability.promql import (
 class _NoFetch:
     """The EMQ poller's gauges exist without polling; nothing is fetched here."""
 
-    async def fetch(self, dataset_id: str, token: str) -> DatasetQuality | None:
+    async def fetch(self, dataset_id: str) -> DatasetQuality | None:
         return None
 
 
@@ -58,7 +58,7 @@ GRAFANA_VARIABLES = {
 def series() -> dict[str, tuple[str, ...]]:
     registry = CollectorRegistry()
     Metrics(registry, datasets=["1"], topics=["t"], graph_api_version="v25.0")
-    EmqPoller(_NoFetch(), [("1", "token")], registry=registry, interval_s=60)
+    EmqPoller(_NoFetch(), ["1"], registry=registry, interval_s=60)
     known = exposed_series(registry)
     return {
         name: (*labels, *TARGET_LABELS)
@@ -261,6 +261,6 @@ def test_every_alert_expression_uses_exposed_metrics(series: dict[str, tuple[str
 def test_announced_metrics_are_still_missing() -> None:
     registry = CollectorRegistry()
     Metrics(registry, datasets=["1"], topics=["t"], graph_api_version="v25.0")
-    EmqPoller(_NoFetch(), [("1", "token")], registry=registry, interval_s=60)
+    EmqPoller(_NoFetch(), ["1"], registry=registry, interval_s=60)
     landed = set(ANNOUNCED) & exposed_series(registry).keys()
     assert not landed, f"now defined in metrics.py, drop from ANNOUNCED: {sorted(landed)}"

@@ -17,8 +17,18 @@ from streams.dev.sandbox.server import SandboxServer
 from streams.domain.model import STANDARD_EVENT_NAMES
 from streams.domain.quality import MATCH_KEY_BY_IDENTIFIER, DatasetQuality, EventQuality
 from streams.observability.emq import EmqPoller
+from streams.settings import Secret
 from tests.capi.test_quality import post_known_events
-from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, FakeClock, event, user_data
+from tests.dev.sandbox.support import (
+    DATASETS,
+    DS1,
+    DS2,
+    TOKEN1,
+    TOKEN2,
+    FakeClock,
+    event,
+    user_data,
+)
 
 POLL_TIME = 1_800_000_123.5
 
@@ -35,6 +45,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+TOKENS = {DS1: Secret(TOKEN1), DS2: Secret(TOKEN2)}
+
+
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
 
@@ -45,9 +58,11 @@ def poller_for(
     datasets: list[tuple[str, str]],
     **kwargs: float,
 ) -> EmqPoller:
+    if isinstance(client, Scripted):
+        client.tokens.update(datasets)
     return EmqPoller(
         client,
-        datasets,
+        [dataset for dataset, _ in datasets],
         registry=registry,
         interval_s=kwargs.pop("interval_s", 900),
         clock=lambda: POLL_TIME,
@@ -58,7 +73,7 @@ def poller_for(
 async def test_end_to_end(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
     await post_known_events(http, sandbox.url)
     registry = CollectorRegistry()
-    client = DatasetQualityClient(sandbox.url, "v25.0", session=http)
+    client = DatasetQualityClient(sandbox.url, "v25.0", session=http, tokens=TOKENS)
     poller = poller_for(client, registry, [(DS1, TOKEN1), (DS2, TOKEN2)])
     assert value(registry, "capi_emq_poll_errors_total", dataset=DS1) == 0
     await poller.poll_once()
@@ -105,11 +120,9 @@ async def test_failed_poll_keeps_values_and_counts_an_error(
     caplog.set_level(logging.DEBUG)
     await post_known_events(http, sandbox.url)
     registry = CollectorRegistry()
-    client = DatasetQualityClient(sandbox.url, "v25.0", session=http)
+    client = DatasetQualityClient(sandbox.url, "v25.0", session=http, tokens=TOKENS)
     times = iter([100.0, 200.0])
-    poller = EmqPoller(
-        client, [(DS1, TOKEN1)], registry=registry, interval_s=60, clock=lambda: next(times)
-    )
+    poller = EmqPoller(client, [DS1], registry=registry, interval_s=60, clock=lambda: next(times))
     await poller.poll_once()
     sandbox.state.faults.set_token_invalid(DS1, True)
     await poller.poll_once()
@@ -135,7 +148,7 @@ async def test_label_values_stay_bounded(
     async with http.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
         assert r.status == 200, await r.text()
     registry = CollectorRegistry()
-    client = DatasetQualityClient(sandbox.url, "v25.0", session=http)
+    client = DatasetQualityClient(sandbox.url, "v25.0", session=http, tokens=TOKENS)
     await poller_for(client, registry, [(DS1, TOKEN1)]).poll_once()
     event_names: set[str] = set()
     keys: set[str] = set()
@@ -165,10 +178,11 @@ class Scripted:
     def __init__(self, *answers: DatasetQuality | Exception | None) -> None:
         self.answers = list(answers)
         self.calls: list[tuple[str, str]] = []
+        self.tokens: dict[str, str] = {}  # as a real client holds them
         self.delay_s = 0.0
 
-    async def fetch(self, dataset_id: str, token: str) -> DatasetQuality | None:
-        self.calls.append((dataset_id, token))
+    async def fetch(self, dataset_id: str) -> DatasetQuality | None:
+        self.calls.append((dataset_id, self.tokens.get(dataset_id, "")))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]

@@ -14,11 +14,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from streams.capi.client import GraphReply
-from streams.capi.delivery import Deliverer
+from streams.capi.delivery import Deliverer, DeliveryConfig
 from streams.domain.records import SourceRef
 from streams.observability.metrics import Metrics
 from streams.pipeline import InputMessage, Pipeline
 from streams.settings import Settings, load_settings
+from streams.wiring import build_pipeline
 
 DATA = Path(__file__).parents[1] / "data"
 NOW = 1795168900.0  # close to the sample files' timestamps
@@ -36,7 +37,6 @@ class FakeSender:
     async def post_events(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None = None,
     ) -> GraphReply:
@@ -55,7 +55,6 @@ class TokenErrorForB(FakeSender):
     async def post_events(
         self,
         dataset_id: str,
-        token: str,
         events: Sequence[Mapping[str, object]],
         test_event_code: str | None = None,
     ) -> GraphReply:
@@ -63,7 +62,7 @@ class TokenErrorForB(FakeSender):
             self.requests.append((dataset_id, len(events)))
             body = {"error": {"code": 190, "type": "OAuthException", "fbtrace_id": "t"}}
             return GraphReply(400, orjson.dumps(body), {}, 0.001)
-        return await super().post_events(dataset_id, token, events, test_event_code)
+        return await super().post_events(dataset_id, events, test_event_code)
 
 
 class ListSink:
@@ -101,7 +100,7 @@ def _settings(toml: str = "", tmp_path: Path | None = None) -> Settings:
 
 
 def _pipeline(
-    settings: Settings, sender: FakeSender, sink: ListSink
+    settings: Settings, sender: FakeSender, sink: ListSink, config_retry_s: float = 30.0
 ) -> tuple[Pipeline, Deliverer, Metrics]:
     metrics = Metrics(
         CollectorRegistry(),
@@ -109,8 +108,9 @@ def _pipeline(
         topics=list(settings.kafka.input_topics),
         graph_api_version="v25.0",
     )
-    deliverer = Deliverer(sender, observer=metrics)
-    return Pipeline(settings, deliverer, sink, metrics, clock=lambda: NOW), deliverer, metrics
+    deliverer = Deliverer(sender, DeliveryConfig(config_retry_s=config_retry_s), metrics)
+    pipeline = build_pipeline(settings, deliverer, sink, metrics, clock=lambda: NOW)
+    return pipeline, deliverer, metrics
 
 
 def _msg(i: int, value: bytes | None, topic: str = "capi-events", **headers: bytes) -> InputMessage:
@@ -230,12 +230,16 @@ async def test_stopped_deliverer_holds_events_and_nothing_is_recorded_for_them()
     )
     sink = ListSink()
     pipeline, deliverer, _ = _pipeline(_settings(), sender, sink)
-    task = asyncio.create_task(pipeline.process([_msg(i, _native(i)) for i in range(3)]))
+    window = [_msg(i, _native(i)) for i in range(3)]
+    result = await asyncio.wait_for(pipeline.process(window), 5)
+    # held: the dataset waits for a working token, the window returns without it
+    assert result.waiting == frozenset({0, 1, 2}) and result.held == frozenset()
+    assert result.later is not None
     await asyncio.sleep(0.05)
-    assert not task.done()  # held: the dataset waits for a working token
-    deliverer.stop()
-    result = await asyncio.wait_for(task, 5)
-    assert result.held == frozenset({0, 1, 2})
+    assert not result.later.done()
+    deliverer.holds.stop()
+    later = await asyncio.wait_for(result.later, 5)
+    assert later.held == frozenset({0, 1, 2})
     assert sink.of("response") == [] and sink.of("failure") == []
 
 
@@ -257,9 +261,7 @@ async def test_empty_and_oversized_messages_fail_with_a_reason(value: bytes | No
 async def test_a_held_dataset_does_not_hold_the_other_datasets_of_its_window() -> None:
     sender, sink = TokenErrorForB(), ListSink()
     settings = _settings()
-    pipeline, deliverer, _ = _pipeline(settings, sender, sink)
-    pipeline._hold_check_s = 0.02
-    deliverer._cfg = type(deliverer._cfg)(config_retry_s=0.05)
+    pipeline, _, _ = _pipeline(settings, sender, sink, config_retry_s=0.05)
     msgs = [_msg(i, _native(i, dataset_id=(DS_A, DS_B)[i % 2])) for i in range(6)]
     result = await asyncio.wait_for(pipeline.process(msgs), 5)
     assert result.delivered == 3 and result.waiting == frozenset({1, 3, 5})
@@ -276,9 +278,7 @@ async def test_a_held_batch_keeps_only_its_own_events_alive_not_the_window() -> 
     class Window(list[InputMessage]):
         """A list that can be weakly referenced, to see when the window is freed."""
 
-    pipeline, deliverer, _ = _pipeline(_settings(), TokenErrorForB(), ListSink())
-    pipeline._hold_check_s = 0.02
-    deliverer._cfg = type(deliverer._cfg)(config_retry_s=0.05)
+    pipeline, deliverer, _ = _pipeline(_settings(), TokenErrorForB(), ListSink(), 0.05)
     msgs = Window(_msg(i, _native(i, dataset_id=(DS_A, DS_B)[i % 2])) for i in range(6))
     alive = weakref.ref(msgs)
     result = await asyncio.wait_for(pipeline.process(msgs), 5)
@@ -288,7 +288,7 @@ async def test_a_held_batch_keeps_only_its_own_events_alive_not_the_window() -> 
     gc.collect()
     assert not result.later.done()
     assert alive() is None, "the held batch keeps the whole window alive"
-    deliverer.stop()
+    deliverer.holds.stop()
     later = await asyncio.wait_for(result.later, 5)
     assert later.held == frozenset({1, 3, 5})
 

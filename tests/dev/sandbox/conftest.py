@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from streams.dev.sandbox.server import SandboxServer
-from tests.sandbox.support import DATASETS, Client, FakeClock
+from tests.dev.sandbox.support import DATASETS, Client, FakeClock
 
 
 @pytest.fixture

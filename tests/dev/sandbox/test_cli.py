@@ -19,7 +19,7 @@ import pytest
 
 from streams.dev.sandbox.cli import add_arguments, faults_from_args, main
 from streams.dev.sandbox.faults import FaultConfig
-from tests.sandbox.support import event
+from tests.dev.sandbox.support import event
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.sandbox.support import (
+from tests.dev.sandbox.support import (
     APP_SECRET,
     DS1,
     DS2,

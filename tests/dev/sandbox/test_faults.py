@@ -14,7 +14,7 @@ import pytest
 
 from streams.dev.sandbox.faults import FaultConfig, FaultConfigError, FaultKind, decide
 from streams.dev.sandbox.server import SandboxServer
-from tests.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, Client, event
+from tests.dev.sandbox.support import DATASETS, DS1, DS2, TOKEN1, TOKEN2, Client, event
 
 
 async def set_faults(client: Client, **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from streams.dev.sandbox import quality as sq
 from streams.dev.sandbox.quality import QualityCounters, composite_score, upload_frequency
-from tests.sandbox.support import (
+from tests.dev.sandbox.support import (
     DS1,
     DS2,
     DS3,

@@ -11,7 +11,17 @@ import pytest
 
 from streams.dev.sandbox.receipts import DEDUP_WINDOW_S, ReceiptStore
 from streams.dev.sandbox.server import SandboxServer
-from tests.sandbox.support import DATASETS, DS1, DS2, NOW, TOKEN1, TOKEN2, Client, FakeClock, event
+from tests.dev.sandbox.support import (
+    DATASETS,
+    DS1,
+    DS2,
+    NOW,
+    TOKEN1,
+    TOKEN2,
+    Client,
+    FakeClock,
+    event,
+)
 
 
 async def listing(client: Client, **query: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streams.dev.sandbox.validation import FUTURE_SKEW_S, MAX_AGE_S, MAX_AGE_STORE_S
-from tests.sandbox.support import NOW, Client, event, sha, user_data
+from tests.dev.sandbox.support import NOW, Client, event, sha, user_data
 
 H = sha("x")  # any valid hash
 EXTINFO = ["i2", "com.example.app", "1.0", "1.0 long", "17.1", "iPhone15,2"] + [""] * 10
