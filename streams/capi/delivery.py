@@ -205,12 +205,31 @@ class DeliveryResult:
 class _Dataset:
     """Shared state of one dataset across concurrent ``deliver`` calls."""
 
-    __slots__ = ("in_flight", "resume_at", "throttle_streak")
+    __slots__ = ("in_flight", "resume_at", "throttle_logged", "throttle_streak")
 
     def __init__(self, max_in_flight: int) -> None:
         self.in_flight = asyncio.Semaphore(max_in_flight)
         self.resume_at = 0.0
         self.throttle_streak = 0
+        self.throttle_logged = False  # the current throttle pause was reported
+
+    def throttle(self, wait_s: float | None, cfg: DeliveryConfig, rand: float, now: float) -> float:
+        """Pause the dataset for Meta's estimate (or a backoff); return the wait."""
+        self.throttle_streak += 1
+        wait = wait_s
+        if wait is None:
+            wait = backoff_delay(
+                self.throttle_streak,
+                cfg.throttle_base_s,
+                cfg.throttle_cap_s,
+                cfg.throttle_jitter,
+                rand,
+            )
+        wait = min(wait, cfg.throttle_max_wait_s)
+        if self.resume_at <= now:  # the dataset was open: a new pause (report it)
+            self.throttle_logged = False
+        self.resume_at = max(self.resume_at, now + wait)
+        return wait
 
 
 class _Run:
@@ -248,6 +267,28 @@ class _Run:
         self.rejected = 0
         self.retries = 0
         self.throttles = 0
+
+    def delivered_request(
+        self, indices: range, cls: Classification, reply: GraphReply, attempts: int
+    ) -> None:
+        self.delivered.append(
+            DeliveredRequest(
+                indices=indices,
+                events_received=cls.events_received,
+                fbtrace_id=cls.fbtrace_id,
+                attempts=attempts,
+                latency_s=reply.latency_s,
+                messages=cls.messages,
+            )
+        )
+        if cls.events_received != len(indices):
+            logger.warning(
+                "events_received mismatch dataset=%s events=%d events_received=%s fbtrace_id=%s",
+                self.dataset_id,
+                len(indices),
+                cls.events_received,
+                cls.fbtrace_id,
+            )
 
     def fail(
         self,
@@ -335,7 +376,7 @@ class Deliverer:
             requests=run.requests,
             duration_s=self._clock() - started,
         )
-        self._log_summary(run, result)
+        _log_summary(run, result)
         return result
 
     async def _part(self, run: _Run, indices: range) -> None:
@@ -347,24 +388,17 @@ class Deliverer:
         attempts = 0
         spent = 0.0
         while True:
-            if not await self._wait_open(st):
+            sent = await self._send_when_open(run, chunk)
+            if sent is None:
                 run.held.append(indices)
                 return
-            sent: tuple[Classification, GraphReply] | None = None
-            if holds.is_held(dataset):
-                async with holds.probe_lock(dataset):  # one probe at a time while held
-                    if not await self._wait_open(st):
-                        run.held.append(indices)
-                        return
-                    if holds.is_held(dataset):
-                        sent = await self._send(run, chunk)
-            cls, reply = sent if sent is not None else await self._send(run, chunk)
+            cls, reply = sent
             attempts += 1
             outcome = cls.outcome
             if outcome is Outcome.DELIVERED:
                 holds.release(dataset, cls)
                 st.throttle_streak = 0
-                self._delivered(run, indices, cls, reply, attempts)
+                run.delivered_request(indices, cls, reply, attempts)
                 return
             if outcome is Outcome.THROTTLED:
                 self._throttled(run, cls)
@@ -375,42 +409,69 @@ class Deliverer:
                 continue
             if outcome is Outcome.PAYLOAD or outcome is Outcome.REJECTED:
                 holds.release(dataset, cls)
-                run.rejected += 1
-                if len(indices) > 1 and run.rejected <= self._cfg.max_rejected_requests:
-                    mid = (indices.start + indices.stop) // 2
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._part(run, range(indices.start, mid)))
-                        tg.create_task(self._part(run, range(mid, indices.stop)))
-                    return
-                isolated = len(indices) == 1
-                run.fail(indices, GRAPH_REJECTED, cls, reply, attempts, isolated=isolated)
-                if isolated:
-                    logger.debug(
-                        "event rejected dataset=%s index=%d reason=%s code=%s subcode=%s "
-                        "fbtrace_id=%s",
-                        run.dataset_id,
-                        indices.start,
-                        cls.reason,
-                        cls.error.code if cls.error else None,
-                        cls.error.subcode if cls.error else None,
-                        cls.fbtrace_id,
-                    )
+                await self._rejected(run, indices, cls, reply, attempts)
                 return
             # Outcome.TRANSIENT
             failures += 1
             spent += reply.latency_s
-            delay = self._cfg.retry.next_delay(failures, spent, self._rand())
+            delay = self._retry_delay(cls, failures, spent)
             if delay is None:
                 run.fail(indices, RETRIES_EXHAUSTED, cls, reply, attempts, isolated=False)
                 return
-            if cls.wait_s is not None:
-                delay = max(delay, min(cls.wait_s, self._cfg.retry.cap_s))
             run.retries += 1
             self._obs.on_retry(run.dataset_id)
             if not await self._sleep_unless_stopped(delay):
                 run.held.append(indices)
                 return
             spent += delay
+
+    async def _send_when_open(
+        self, run: _Run, chunk: Sequence[Mapping[str, object]]
+    ) -> tuple[Classification, GraphReply] | None:
+        """Send once the dataset's pause is over (a held dataset: one probe at a time);
+        None when the holds are stopped meanwhile."""
+        st, holds, dataset = run.state, self.holds, run.dataset_id
+        if not await self._wait_open(st):
+            return None
+        if holds.is_held(dataset):
+            async with holds.probe_lock(dataset):
+                if not await self._wait_open(st):
+                    return None
+                if holds.is_held(dataset):
+                    return await self._send(run, chunk)
+        return await self._send(run, chunk)
+
+    def _retry_delay(self, cls: Classification, failures: int, spent: float) -> float | None:
+        """The backoff before retrying a transient failure; None when the policy is spent."""
+        retry = self._cfg.retry
+        delay = retry.next_delay(failures, spent, self._rand())
+        if delay is not None and cls.wait_s is not None:
+            delay = max(delay, min(cls.wait_s, retry.cap_s))
+        return delay
+
+    async def _rejected(
+        self, run: _Run, indices: range, cls: Classification, reply: GraphReply, attempts: int
+    ) -> None:
+        """Meta refused the request: bisect it, or fail it (one event, or the budget spent)."""
+        run.rejected += 1
+        if len(indices) > 1 and run.rejected <= self._cfg.max_rejected_requests:
+            mid = (indices.start + indices.stop) // 2
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._part(run, range(indices.start, mid)))
+                tg.create_task(self._part(run, range(mid, indices.stop)))
+            return
+        isolated = len(indices) == 1
+        run.fail(indices, GRAPH_REJECTED, cls, reply, attempts, isolated=isolated)
+        if isolated:
+            logger.debug(
+                "event rejected dataset=%s index=%d reason=%s code=%s subcode=%s fbtrace_id=%s",
+                run.dataset_id,
+                indices.start,
+                cls.reason,
+                cls.error.code if cls.error else None,
+                cls.error.subcode if cls.error else None,
+                cls.fbtrace_id,
+            )
 
     async def _send(
         self, run: _Run, chunk: Sequence[Mapping[str, object]]
@@ -425,65 +486,16 @@ class Deliverer:
         run.requests += 1
         cls = classify(reply.status, reply.body, reply.headers)
         self._obs.on_request(dataset, cls.outcome, reply.latency_s, len(chunk))
-        logger.debug(
-            "graph request dataset=%s events=%d outcome=%s reason=%s status=%s fbtrace_id=%s "
-            "duration_s=%.3f",
-            dataset,
-            len(chunk),
-            cls.outcome.value,
-            reply.error_kind or cls.reason,
-            reply.status,
-            cls.fbtrace_id,
-            reply.latency_s,
-        )
+        _log_request(dataset, len(chunk), cls, reply)
         return cls, reply
 
-    def _delivered(
-        self,
-        run: _Run,
-        indices: range,
-        cls: Classification,
-        reply: GraphReply,
-        attempts: int,
-    ) -> None:
-        run.delivered.append(
-            DeliveredRequest(
-                indices=indices,
-                events_received=cls.events_received,
-                fbtrace_id=cls.fbtrace_id,
-                attempts=attempts,
-                latency_s=reply.latency_s,
-                messages=cls.messages,
-            )
-        )
-        if cls.events_received != len(indices):
-            logger.warning(
-                "events_received mismatch dataset=%s events=%d events_received=%s fbtrace_id=%s",
-                run.dataset_id,
-                len(indices),
-                cls.events_received,
-                cls.fbtrace_id,
-            )
-
     def _throttled(self, run: _Run, cls: Classification) -> None:
-        st, cfg = run.state, self._cfg
-        st.throttle_streak += 1
+        cfg = self._cfg
         run.throttles += 1
-        wait = cls.wait_s
-        if wait is None:
-            wait = backoff_delay(
-                st.throttle_streak,
-                cfg.throttle_base_s,
-                cfg.throttle_cap_s,
-                cfg.throttle_jitter,
-                self._rand(),
-            )
-        wait = min(wait, cfg.throttle_max_wait_s)
-        now = self._clock()
-        was_open = st.resume_at <= now
-        st.resume_at = max(st.resume_at, now + wait)
+        wait = run.state.throttle(cls.wait_s, cfg, self._rand(), self._clock())
         self._obs.on_throttle(run.dataset_id, wait)
-        if was_open:
+        if not run.state.throttle_logged:
+            run.state.throttle_logged = True
             err = cls.error
             logger.warning(
                 "dataset throttled dataset=%s reason=%s code=%s subcode=%s wait_s=%.3f "
@@ -508,46 +520,52 @@ class Deliverer:
                 return False
 
     async def _sleep_unless_stopped(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; return False (early) when the holds are stopped."""
-        if self.holds.stopping:
-            return False
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        stopper = asyncio.ensure_future(self.holds.stopped())
-        try:
-            await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            stopper.cancel()
-        return not self.holds.stopping
+        return await self.holds.sleep(delay, self._sleep)
 
-    def _log_summary(self, run: _Run, result: DeliveryResult) -> None:
-        failed, held = len(result.failures), len(result.held)
-        if held:
-            outcome = "held"
-        elif failed:
-            outcome = "partial" if result.delivered else "failed"
-        else:
-            outcome = "delivered"
-        eventful = failed or held or run.retries or run.throttles or run.requests > 1
-        level = logging.WARNING if failed or held else logging.INFO
-        if not eventful:
-            level = logging.DEBUG
-        if not logger.isEnabledFor(level):
-            return
-        fbtrace_id = result.delivered[0].fbtrace_id if len(result.delivered) == 1 else None
-        logger.log(
-            level,
-            "capi batch dataset=%s events=%d outcome=%s delivered=%d failed=%d held=%d "
-            "requests=%d retries=%d throttles=%d fbtrace_id=%s duration_s=%.3f",
-            result.dataset_id,
-            len(run.events),
-            outcome,
-            result.delivered_count,
-            failed,
-            held,
-            result.requests,
-            run.retries,
-            run.throttles,
-            fbtrace_id,
-            result.duration_s,
-        )
+
+def _log_request(dataset: str, n: int, cls: Classification, reply: GraphReply) -> None:
+    logger.debug(
+        "graph request dataset=%s events=%d outcome=%s reason=%s status=%s fbtrace_id=%s "
+        "duration_s=%.3f",
+        dataset,
+        n,
+        cls.outcome.value,
+        reply.error_kind or cls.reason,
+        reply.status,
+        cls.fbtrace_id,
+        reply.latency_s,
+    )
+
+
+def _log_summary(run: _Run, result: DeliveryResult) -> None:
+    """One line per batch: DEBUG when uneventful, WARNING when events failed or are held."""
+    failed, held = len(result.failures), len(result.held)
+    if held:
+        outcome = "held"
+    elif failed:
+        outcome = "partial" if result.delivered else "failed"
+    else:
+        outcome = "delivered"
+    eventful = failed or held or run.retries or run.throttles or run.requests > 1
+    level = logging.WARNING if failed or held else logging.INFO
+    if not eventful:
+        level = logging.DEBUG
+    if not logger.isEnabledFor(level):
+        return
+    fbtrace_id = result.delivered[0].fbtrace_id if len(result.delivered) == 1 else None
+    logger.log(
+        level,
+        "capi batch dataset=%s events=%d outcome=%s delivered=%d failed=%d held=%d "
+        "requests=%d retries=%d throttles=%d fbtrace_id=%s duration_s=%.3f",
+        result.dataset_id,
+        len(run.events),
+        outcome,
+        result.delivered_count,
+        failed,
+        held,
+        result.requests,
+        run.retries,
+        run.throttles,
+        fbtrace_id,
+        result.duration_s,
+    )

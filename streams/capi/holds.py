@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from streams.domain.classify import Classification
@@ -118,9 +118,20 @@ class DatasetHolds:
         """Undo `stop` (a rebalance released the holds and has ended): send again."""
         self._stopping.clear()
 
-    async def stopped(self) -> None:
-        """Return once `stop` was called."""
-        await self._stopping.wait()
+    async def sleep(
+        self, delay: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> bool:
+        """Sleep `delay` seconds; return False (early) when `stop` is called."""
+        if self.stopping:
+            return False
+        sleeper = asyncio.ensure_future(sleep(delay))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+        return not self.stopping
 
     # rebalances -----------------------------------------------------------------------------
     def rebalance_started(self, grace_s: float, still_waiting: Callable[[], bool]) -> None:
