@@ -59,6 +59,23 @@ def test_validate_names_each_problem_and_exits_1(tmp_path: Path) -> None:
     assert "not-an-email" not in done.stdout  # dropped values are named by field, not shown
 
 
+def test_validate_fails_an_event_too_large_exactly_as_the_worker(tmp_path: Path) -> None:
+    """The worker fails an event over datasets[].max_event_bytes as event_too_large; validate
+    runs the same admission step, so it says so instead of "would send"."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[datasets]]\nid = "1000000000000001"\ntoken_env = "T"\nmax_event_bytes = 1000\n'
+    )
+    f = tmp_path / "big.json"
+    f.write_bytes(orjson.dumps(_native(custom_data={"note": "x" * 2_000})))
+    done = _run("validate", str(f), "--config", str(config))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "REJECTED event_too_large" in done.stdout
+    small = tmp_path / "small.json"
+    small.write_bytes(orjson.dumps(_native()))
+    assert _run("validate", str(small), "--config", str(config)).returncode == 0
+
+
 def test_validate_reads_other_formats(tmp_path: Path) -> None:
     done = _run("validate", str(DATA / "segment" / "identify.json"), "--format", "segment")
     assert done.returncode == 1 and "no_action" in done.stdout

@@ -110,3 +110,25 @@ def test_tokens_are_masked_in_every_repr(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(tmp_path / "missing.toml", {})
+
+
+def test_max_wait_ms_still_loads_but_is_deprecated_onto_the_worker_window(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        '[[datasets]]\nid = "1"\ntoken_env = "T"\nmax_wait_ms = 80\n'
+        '[[datasets]]\nid = "2"\ntoken_env = "T"\nmax_wait_ms = 500\n'
+        "[routing]\ndefault_dataset = '1'\n",
+    )
+    s = load_settings(path, {})
+    assert s.worker.take_within_ms == 80  # the shortest wait was always the one window
+    [message] = s.deprecations
+    assert "datasets[0].max_wait_ms, datasets[1].max_wait_ms: deprecated" in message
+    assert "worker.take_within_ms" in message
+    plain = load_settings(None, {"CAPI_WORKER__TAKE_WITHIN_MS": "300"})
+    assert plain.worker.take_within_ms == 300 and plain.deprecations == ()
+    with pytest.raises(ConfigError, match=r"datasets\[0\]\.max_wait_ms: expected >= 0"):
+        load_settings(
+            _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\nmax_wait_ms = -1\n'), {}
+        )

@@ -25,6 +25,7 @@ from streams.domain.formats import (
     FormatOptions,
     MappingSpec,
     TopicFormat,
+    Unmapped,
     UnmappedAction,
 )
 from streams.domain.formats.result import SOURCE_INDEX_KEY
@@ -179,15 +180,7 @@ def explain(
         messages = [SourceMessage(1, {}, dict(source))]
     else:
         messages = read_messages(source)
-    dataset = policy.dataset_id
-    context = AdmissionContext(
-        policies={dataset: policy},
-        max_event_bytes={dataset: max_event_bytes} if max_event_bytes is not None else {},
-        formats=FormatConfig(
-            default=TopicFormat(fmt, options or FormatOptions()), mappings=mappings or {}
-        ),
-        fixed_dataset=dataset,
-    )
+    context = _context(fmt, policy, options, mappings, max_event_bytes)
     arrival = now if received_at is None else received_at
     out: list[Explanation] = []
     for message in messages:
@@ -208,20 +201,40 @@ def explain(
         several = len(admitted.events) > 1
         for index, event in enumerate(admitted.events):
             out.append(_explain_event(message.position, index if several else None, name, event))
-        for _, part in admitted.unmapped:
-            outcome = Outcome.CUSTOM if part.action is UnmappedAction.CUSTOM else Outcome.UNMAPPED
-            out.append(
-                Explanation(
-                    message.position,
-                    part.index,
-                    name,
-                    outcome,
-                    reason=part.reason.value,
-                    field=part.field,
-                    action=part.action,
-                )
-            )
+        out.extend(_explain_part(message.position, name, part) for _, part in admitted.unmapped)
     return out
+
+
+def _context(
+    fmt: str,
+    policy: DatasetPolicy,
+    options: FormatOptions | None,
+    mappings: Mapping[str, MappingSpec] | None,
+    max_event_bytes: int | None,
+) -> AdmissionContext:
+    """Admission for one dataset, with no routing: every event goes to `policy`."""
+    dataset = policy.dataset_id
+    return AdmissionContext(
+        policies={dataset: policy},
+        max_event_bytes={dataset: max_event_bytes} if max_event_bytes is not None else {},
+        formats=FormatConfig(
+            default=TopicFormat(fmt, options or FormatOptions()), mappings=mappings or {}
+        ),
+        fixed_dataset=dataset,
+    )
+
+
+def _explain_part(position: int, fmt: str, part: Unmapped) -> Explanation:
+    outcome = Outcome.CUSTOM if part.action is UnmappedAction.CUSTOM else Outcome.UNMAPPED
+    return Explanation(
+        position,
+        part.index,
+        fmt,
+        outcome,
+        reason=part.reason.value,
+        field=part.field,
+        action=part.action,
+    )
 
 
 def _explain_event(position: int, index: int | None, fmt: str, one: EventAdmission) -> Explanation:

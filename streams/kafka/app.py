@@ -15,7 +15,7 @@ import gc
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,11 +176,50 @@ def create_app(
     w = settings.worker
     if not k.bootstrap_servers:
         raise ValueError("kafka.bootstrap_servers is empty")
+    app = _faust_app(settings, datadir)
+    app.capi_rebalance_grace_s = w.rebalance_grace_seconds
+    inputs = app.topic(
+        *k.input_topics,
+        value_type=bytes,
+        key_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+    outputs = {
+        name: app.topic(
+            name, partitions=k.topic_partitions, value_serializer="raw", key_serializer="raw"
+        )
+        for name in (k.responses_topic, k.failures_topic)
+    }
+    reg = registry if registry is not None else CollectorRegistry()
+    worker = app.capi = build_worker(settings, _FaustSink(outputs), reg)
+
+    async def forward(stream: Any) -> None:
+        runner = WindowRunner(
+            worker.pipeline.process,
+            stream.ack,
+            _to_input,
+            max_pending=w.max_pending_windows,
+            max_unacked=w.max_unacked_events,
+            on_pending=worker.metrics.pending_windows.set,
+            discard=_abandon(app),
+        )
+        app.capi_runner = runner
+        await runner.run(stream.noack().noack_take(w.take_max, within=worker.window_s))
+
+    app.agent(inputs, name="capi-forward", concurrency=1)(forward)
+    app.timer(interval=5.0, name="capi-lag")(_lag_reporter(app, frozenset(k.input_topics)))
+    return app
+
+
+def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
+    """The faust app object and its Kafka client settings."""
+    k = settings.kafka
     data = datadir or Path(tempfile.gettempdir()) / "capi-streams" / k.consumer_group
     data.parent.mkdir(parents=True, exist_ok=True)
     metadata_backoff.install()
     session_s = k.session_timeout_seconds
-    app = CapiApp(
+    return CapiApp(
         k.consumer_group,
         # faust reads un-prefixed variables (PRODUCER_ACKS, BROKER_URL, ...) from the
         # environment and lets them override the settings below: not for this app.
@@ -201,7 +240,7 @@ def create_app(
         broker_commit_interval=1.0,
         broker_max_poll_records=5000,
         consumer_max_fetch_size=4 * 1024 * 1024,
-        stream_buffer_maxsize=max(4096, 2 * w.take_max),
+        stream_buffer_maxsize=max(4096, 2 * settings.worker.take_max),
         stream_wait_empty=True,
         producer_acks=-1,
         producer_linger_ms=5,
@@ -209,46 +248,14 @@ def create_app(
         logging_config=None,
         Monitor=QuietMonitor,
     )
-    app.capi_rebalance_grace_s = w.rebalance_grace_seconds
-    for message in settings.deprecations:
-        logger.warning("configuration: %s", message)
-    inputs = app.topic(
-        *k.input_topics,
-        value_type=bytes,
-        key_type=bytes,
-        value_serializer="raw",
-        key_serializer="raw",
-    )
-    outputs = {
-        name: app.topic(
-            name, partitions=k.topic_partitions, value_serializer="raw", key_serializer="raw"
-        )
-        for name in (k.responses_topic, k.failures_topic)
-    }
-    reg = registry if registry is not None else CollectorRegistry()
-    worker = app.capi = build_worker(settings, _FaustSink(outputs), reg)
-    metrics = worker.metrics
 
-    async def forward(stream: Any) -> None:
-        runner = WindowRunner(
-            worker.pipeline.process,
-            stream.ack,
-            _to_input,
-            max_pending=w.max_pending_windows,
-            max_unacked=w.max_unacked_events,
-            on_pending=metrics.pending_windows.set,
-            discard=_abandon(app),
-        )
-        app.capi_runner = runner
-        await runner.run(stream.noack().noack_take(w.take_max, within=worker.window_s))
 
-    app.agent(inputs, name="capi-forward", concurrency=1)(forward)
-
-    input_names = frozenset(k.input_topics)
+def _lag_reporter(app: CapiApp, input_names: frozenset[str]) -> Callable[[], Awaitable[None]]:
     reported: set[tuple[str, int]] = set()
 
     async def report_lag() -> None:
         """Consumer lag per assigned input partition, every few seconds."""
+        metrics = app.capi.metrics
         try:
             assigned = {tp for tp in app.consumer.assignment() if tp.topic in input_names}
             runner = app.capi_runner
@@ -270,5 +277,4 @@ def create_app(
         except Exception:  # a metric must never take the worker down
             logger.debug("lag report failed", exc_info=True)
 
-    app.timer(interval=5.0, name="capi-lag")(report_lag)
-    return app
+    return report_lag

@@ -92,6 +92,8 @@ def check_ready(settings: Settings) -> None:
 def run_worker(settings: Settings) -> int:
     """Start metrics, then the faust worker in the foreground until SIGTERM/SIGINT."""
     check_ready(settings)
+    for message in settings.deprecations:
+        print(f"capi-streams worker: configuration: {message}", file=sys.stderr)
     created = asyncio.run(ensure_topics(settings.kafka))
     if created:
         print(f"capi-streams worker: created topics {', '.join(created)}", file=sys.stderr)
