@@ -21,7 +21,7 @@ import orjson
 from yarl import URL
 
 from streams import __version__
-from streams.capi.lifecycle import AsyncClient
+from streams.capi.lifecycle import AsyncClient, bearer
 from streams.settings import Secret
 
 __all__ = ["GraphClient", "GraphReply"]
@@ -171,9 +171,10 @@ class GraphClient(AsyncClient):
             raise RuntimeError("GraphClient.start() has not been awaited")
         url = self.url_for(dataset_id)
         data = self.encode_body(events, test_event_code)
-        token = self._tokens.get(dataset_id)
-        bearer = f"Bearer {token.reveal() if token is not None else ''}"
-        headers = {"Authorization": bearer, "Content-Type": "application/json"}
+        headers = {
+            "Authorization": bearer(self._tokens.get(dataset_id)),
+            "Content-Type": "application/json",
+        }
         started = time.perf_counter()
         kind: str
         try:

@@ -1,4 +1,5 @@
-"""`async with` for the HTTP clients: open on enter, close on exit."""
+"""What the HTTP clients share: `async with` (open on enter, close on exit) and the one place a
+token is unwrapped (`bearer`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
-__all__ = ["AsyncClient"]
+from streams.settings import Secret
+
+__all__ = ["AsyncClient", "bearer"]
+
+
+def bearer(token: Secret | None) -> str:
+    """The `Authorization` header value for `token` (empty without one: Meta refuses that as a
+    configuration error). The only place a token is unwrapped."""
+    return f"Bearer {token.reveal() if token is not None else ''}"
 
 
 class AsyncClient(ABC):

@@ -22,7 +22,7 @@ import orjson
 from yarl import URL
 
 from streams import __version__
-from streams.capi.lifecycle import AsyncClient
+from streams.capi.lifecycle import AsyncClient, bearer
 from streams.domain.quality import DatasetQuality, parse_dataset_quality
 from streams.settings import Secret
 
@@ -115,9 +115,10 @@ class DatasetQualityClient(AsyncClient):
         if session is None or session.closed:
             raise RuntimeError("DatasetQualityClient.start() has not been awaited")
         url = self.url_for(dataset_id)
-        token = self._tokens.get(dataset_id)
-        bearer = f"Bearer {token.reveal() if token is not None else ''}"
-        headers = {"Authorization": bearer, "Accept": "application/json"}
+        headers = {
+            "Authorization": bearer(self._tokens.get(dataset_id)),
+            "Accept": "application/json",
+        }
         try:
             async with session.get(
                 url, headers=headers, timeout=self._timeout, allow_redirects=False
