@@ -85,10 +85,10 @@ class AdmissionContext:
     include_raw: bool = False
     fixed_dataset: str | None = None
     checks: tuple[EventCheck, ...] = ()
+    known: frozenset[str] = field(init=False, repr=False)
 
-    @property
-    def known(self) -> frozenset[str]:
-        return frozenset(self.policies)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", frozenset(self.policies))
 
 
 @dataclass(frozen=True, slots=True)
