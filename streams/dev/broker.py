@@ -314,41 +314,26 @@ def start_broker(
     properties.write_text(_server_properties(port, controller_port, log_dirs))
     log_opt = _log_option(kafka_version, conf_dir)
     classpath = f"{libs}/*"
-    broker_log = data_dir / "broker.log"
-
     if not (log_dirs / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if cluster_id.startswith("-"):
-            cluster_id = "A" + cluster_id[1:]
-        fmt = subprocess.run(  # noqa: S603
-            [
-                *(java, "-Xmx256m", log_opt, "-cp", classpath),
-                *("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fmt.returncode != 0:
-            output = (fmt.stdout + fmt.stderr)[-2000:]
-            raise BrokerError(f"formatting KRaft storage in {log_dirs} failed:\n{output}")
-
+        _format_storage(java, log_opt, classpath, properties, log_dirs)
+    broker_log = data_dir / "broker.log"
+    command = [
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={data_dir / 'logs'}",
+        log_opt,
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(properties),
+    ]
     with open(broker_log, "ab") as log:
         proc = subprocess.Popen(  # noqa: S603
-            [
-                java,
-                f"-Xms{heap}",
-                f"-Xmx{heap}",
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
-                "-Djava.awt.headless=true",
-                f"-Dkafka.logs.dir={data_dir / 'logs'}",
-                log_opt,
-                "-cp",
-                classpath,
-                "kafka.Kafka",
-                str(properties),
-            ],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -356,6 +341,36 @@ def start_broker(
         )
     info = BrokerInfo(proc.pid, port, controller_port, kafka_version, str(data_dir))
     _state_file(data_dir).write_text(json.dumps(asdict(info)))
+    _wait_ready(proc, info, broker_log, timeout_s)
+    return info
+
+
+def _format_storage(
+    java: str, log_opt: str, classpath: str, properties: Path, log_dirs: Path
+) -> None:
+    """Format the KRaft storage (first start only)."""
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    if cluster_id.startswith("-"):
+        cluster_id = "A" + cluster_id[1:]
+    fmt = subprocess.run(  # noqa: S603
+        [
+            *(java, "-Xmx256m", log_opt, "-cp", classpath),
+            *("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if fmt.returncode != 0:
+        output = (fmt.stdout + fmt.stderr)[-2000:]
+        raise BrokerError(f"formatting KRaft storage in {log_dirs} failed:\n{output}")
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], info: BrokerInfo, broker_log: Path, timeout_s: float
+) -> None:
+    """Return once the broker accepts connections; stop it and raise if it does not."""
+    data_dir = Path(info.data_dir)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -364,14 +379,14 @@ def start_broker(
                 f"the broker exited with code {proc.returncode} during start-up; "
                 f"last lines of {broker_log}:\n{_log_tail(broker_log)}"
             )
-        if _accepts(port):
-            return info
+        if _accepts(info.port):
+            return
         time.sleep(0.2)
     _terminate(proc.pid, grace_s=10)
     _state_file(data_dir).unlink(missing_ok=True)
     raise BrokerError(
-        f"the broker did not accept connections on 127.0.0.1:{port} within {timeout_s:.0f} s; "
-        f"last lines of {broker_log}:\n{_log_tail(broker_log)}"
+        f"the broker did not accept connections on 127.0.0.1:{info.port} within "
+        f"{timeout_s:.0f} s; last lines of {broker_log}:\n{_log_tail(broker_log)}"
     )
 
 

@@ -161,12 +161,28 @@ def _event(
     t = now - rng.randint(0, 3600)
     ds = datasets[i % len(datasets)]
     user = _person(rng, i)
-    kind = "valid"
-    ev: dict[str, object]
     if formats and roll < 0.10:
         return _segment(rng, i, now, user)
     if formats and roll < 0.15:
         return _ga4(rng, i, now, user)
+    if roll >= 0.97:
+        return DemoEvent(b'{"event_name": "Purchase", "event_ti', f"k{i}".encode(), "invalid_json")
+    kind, ev = (
+        ("valid", _valid(rng, roll, i, t, user))
+        if roll < 0.85
+        else _invalid(rng, roll, now, t, user)
+    )
+    ev["dataset_id"] = ds
+    if rng.random() < 0.7:
+        ev["event_id"] = f"demo-{i}"
+    return DemoEvent(orjson.dumps(ev), f"k{i}".encode(), kind)
+
+
+def _valid(
+    rng: random.Random, roll: float, i: int, t: int, user: dict[str, object]
+) -> dict[str, object]:
+    """A valid native event of one of several shapes (web, store, app, CRM, messaging)."""
+    ev: dict[str, object]
     if roll < 0.45:
         name = rng.choice(("PageView", "ViewContent", "AddToCart", "Purchase", "Lead"))
         ev = {
@@ -214,7 +230,15 @@ def _event(
             "user_data": {"phone": user["phone"], "ctwa_clid": f"ARA{i:08d}"},
             "custom_data": _custom(rng),
         }
-    elif roll < 0.89:
+    return ev
+
+
+def _invalid(
+    rng: random.Random, roll: float, now: int, t: int, user: dict[str, object]
+) -> tuple[str, dict[str, object]]:
+    """(the reason it fails, an event the worker must fail for that reason)."""
+    ev: dict[str, object]
+    if roll < 0.89:
         kind = "event_time_too_old"
         ev = {
             "event_name": "Purchase",
@@ -234,7 +258,7 @@ def _event(
             "user_data": user,
             "custom_data": _custom(rng, with_currency=False),
         }
-    elif roll < 0.97:
+    else:
         kind = "missing_client_user_agent"
         no_ua = {k: v for k, v in user.items() if k != "user_agent"}
         ev = {
@@ -244,12 +268,7 @@ def _event(
             "event_source_url": "https://shop.example.com/",
             "user_data": no_ua,
         }
-    else:
-        return DemoEvent(b'{"event_name": "Purchase", "event_ti', f"k{i}".encode(), "invalid_json")
-    ev["dataset_id"] = ds
-    if rng.random() < 0.7:
-        ev["event_id"] = f"demo-{i}"
-    return DemoEvent(orjson.dumps(ev), f"k{i}".encode(), kind)
+    return kind, ev
 
 
 def demo_events(
