@@ -26,7 +26,7 @@ from typing import TextIO
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.domain.formats import FORMAT_HEADER, NATIVE, UnmappedAction
+from streams.domain.formats import FORMAT_HEADER, NATIVE, MappingSpec, UnmappedAction
 from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
 from streams.domain.payload_helper import explain, has_failures, render_text
 from streams.domain.transform import DatasetPolicy, Rejected, transform
@@ -153,10 +153,6 @@ def _import(args: argparse.Namespace) -> int:
             "capi-streams import: set kafka.bootstrap_servers (or use --dry-run)", file=sys.stderr
         )
         return 2
-    policy = _policy(settings, args.dataset)
-    now = time.time()
-    skipped: Counter[str] = Counter()
-    good: list[tuple[bytes, bytes | None]] = []
     try:
         with open(args.file, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
@@ -166,6 +162,28 @@ def _import(args: argparse.Namespace) -> int:
     if not rows:
         print("capi-streams import: the file is empty", file=sys.stderr)
         return 2
+    body = rows[1:]
+    good, skipped = _checked_rows(args, settings, mapping, rows)
+    print(f"{len(body)} rows read, {len(good)} to produce, {sum(skipped.values())} skipped")
+    for reason, count in skipped.most_common():
+        print(f"  skipped {count:6d}  {reason}")
+    if args.dry_run or not good:
+        return 0 if good or not body else 1
+    progress = _Progress(len(good), sys.stderr)
+    asyncio.run(_produce(settings, args.topic, good, progress))
+    progress.close()
+    print(f"produced {len(good)} events to {args.topic}")
+    return 0
+
+
+def _checked_rows(
+    args: argparse.Namespace, settings: Settings, mapping: MappingSpec, rows: list[list[str]]
+) -> tuple[list[tuple[bytes, bytes | None]], Counter[str]]:
+    """(native event and key of each good row, reasons the other rows are skipped)."""
+    policy = _policy(settings, args.dataset)
+    now = time.time()
+    skipped: Counter[str] = Counter()
+    good: list[tuple[bytes, bytes | None]] = []
     header, body = rows[0], rows[1:]
     topic_options = settings.formats.for_topic(args.topic).options
     for number, cells in enumerate(body, start=2):
@@ -186,16 +204,7 @@ def _import(args: argparse.Namespace) -> int:
                 continue
             key = f"{Path(args.file).name}:{number}".encode() if args.row_keys else None
             good.append((orjson.dumps(event), key))
-    print(f"{len(body)} rows read, {len(good)} to produce, {sum(skipped.values())} skipped")
-    for reason, count in skipped.most_common():
-        print(f"  skipped {count:6d}  {reason}")
-    if args.dry_run or not good:
-        return 0 if good or not body else 1
-    progress = _Progress(len(good), sys.stderr)
-    asyncio.run(_produce(settings, args.topic, good, progress))
-    progress.close()
-    print(f"produced {len(good)} events to {args.topic}")
-    return 0
+    return good, skipped
 
 
 def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
