@@ -373,21 +373,7 @@ def _user_data(
     put(user, "ln", last)
     put(user, "ge", _first(people, ("gender",)))
     put(user, "db", _birthday(_first(people, ("birthday",))))
-    location = {
-        "ct": _first(places, ("city",)),
-        "st": _first(places, ("state",)),
-        "zp": _first(places, _ZIP),
-        "country": _first(places, ("country",)),
-    }
-    if rudder and not any(location.values()):
-        geo = _mapping(context.get("geo"))  # IP-based: used only when no trait has a place
-        location = {
-            "ct": text(geo.get("city")),
-            "st": text(geo.get("region")),
-            "zp": text(geo.get("postal")),
-            "country": text(geo.get("country")),
-        }
-    for key, found in location.items():
+    for key, found in _location(places, context, rudder).items():
         put(user, key, found)
     external = first_text(
         msg.get("userId"),
@@ -402,6 +388,34 @@ def _user_data(
         ip = text(msg.get("request_ip"))
     put(user, "client_ip_address", ip)
     put(user, "client_user_agent", text(context.get("userAgent")))
+    _browser_and_device(user, context, props, app)
+    return user
+
+
+def _location(
+    places: tuple[Mapping[str, Any], ...], context: Mapping[str, Any], rudder: bool
+) -> dict[str, str | None]:
+    location = {
+        "ct": _first(places, ("city",)),
+        "st": _first(places, ("state",)),
+        "zp": _first(places, _ZIP),
+        "country": _first(places, ("country",)),
+    }
+    if rudder and not any(location.values()):
+        geo = _mapping(context.get("geo"))  # IP-based: used only when no trait has a place
+        location = {
+            "ct": text(geo.get("city")),
+            "st": text(geo.get("region")),
+            "zp": text(geo.get("postal")),
+            "country": text(geo.get("country")),
+        }
+    return location
+
+
+def _browser_and_device(
+    user: dict[str, Any], context: Mapping[str, Any], props: Mapping[str, Any], app: bool
+) -> None:
+    """The browser ids (fbp, fbc) and, for apps, the advertising id."""
     cookies = _mapping(context.get("cookies"))
     for key in ("fbp", "fbc"):
         put(
@@ -419,7 +433,6 @@ def _user_data(
         ad_id = text(nested(context, "device", "advertisingId"))
         if ad_id is not None and ad_id != _ZERO_AD_ID:
             user["madid"] = ad_id
-    return user
 
 
 def _birthday(value: str | None) -> str | None:
