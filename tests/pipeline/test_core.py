@@ -322,3 +322,51 @@ async def test_a_failure_record_too_large_for_kafka_leaves_the_event_out() -> No
     [failure] = sink.of("failure")
     assert failure["reason"] == "missing_currency" and failure["omitted"] == ["event"]
     assert len(orjson.dumps(failure)) < 900_000
+
+
+async def test_a_message_split_over_two_requests_stays_held_when_one_ends_held(
+    tmp_path: Path,
+) -> None:
+    """One message, two events, two requests (max_events = 1). The first request meets a
+    token error after a stop (so it ends held) while the second is still in flight: the
+    message must stay held even though its other event is delivered later."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[[datasets]]\nid = "{DS_A}"\ntoken_env = "T"\nmax_events = 1\n'
+        'default_action_source = "system_generated"\n'
+        '[formats.topics.seg]\nformat = "segment"\n'
+    )
+    settings = load_settings(config, {"T": "token"})
+    gates = [asyncio.Event(), asyncio.Event()]
+    both_in_flight = asyncio.Event()
+    token_error = orjson.dumps({"error": {"code": 190, "type": "OAuthException"}})
+
+    class Gated(FakeSender):
+        async def post_events(
+            self,
+            dataset_id: str,
+            events: Sequence[Mapping[str, object]],
+            test_event_code: str | None = None,
+        ) -> GraphReply:
+            k = len(self.requests)
+            self.requests.append((dataset_id, len(events)))
+            if k == 1:
+                both_in_flight.set()
+            await gates[k].wait()
+            if k == 0:
+                return GraphReply(400, token_error, {}, 0.001)
+            return await super().post_events(dataset_id, events, test_event_code)
+
+    sender, sink = Gated(), ListSink()
+    pipeline, deliverer, _ = _pipeline(settings, sender, sink)
+    batch = (DATA / "segment" / "batch.json").read_bytes()
+    window = asyncio.create_task(pipeline.process([_msg(0, batch, "seg")]))
+    await asyncio.wait_for(both_in_flight.wait(), 5)
+    deliverer.holds.stop()  # shutdown or a rebalance past its grace
+    gates[0].set()  # the first request now meets the token error and ends held
+    result = await asyncio.wait_for(window, 5)
+    gates[1].set()  # the second request is delivered
+    later = result.later
+    held = set(result.held) | (set((await asyncio.wait_for(later, 5)).held) if later else set())
+    assert held == {0}, "a message with an event neither delivered nor failed must not be acked"
+    assert len(sink.of("response")) == 1
