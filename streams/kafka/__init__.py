@@ -1,1 +1,2 @@
-"""Kafka adapters: the local broker runtime, the faust app and its agents, codecs."""
+"""Kafka adapters: the faust app (`app`), in-order acks (`windows`), the `worker` command,
+topic creation (`topics`), replay of failure records (`replay`), metadata backoff."""

@@ -7,10 +7,11 @@ can skip an unacked offset when a later one is acked first (faust-streaming/faus
   taken in the order the windows were taken;
 * every event goes into its partition's queue in offset order, and a partition's queue is
   acked only from its head, only for events whose outcome records Kafka acknowledged;
-* events of a dataset held for a configuration error are `waiting`: the window finishes
-  without them and they complete later (`WindowResult.later`), so other datasets keep
-  flowing; events behind them on their partition wait in the queue, unacked, up to
-  `max_unacked` events in all, past which consumption waits (memory stays bounded);
+* events the pipeline reports as `waiting` (their dataset is held: streams/capi/holds.py)
+  finish later (`WindowResult.later`), so other datasets keep flowing; the runner knows no
+  more about holds than that. Events behind them on their partition wait in the queue,
+  unacked, up to `max_unacked` events in all, past which consumption waits (memory stays
+  bounded);
 * an event that ends `held` (shutdown or a rebalance released the hold) is never acked, and
   neither is anything after it on its partition until faust seeks back to the committed
   offset (after a rebalance, or at the next start), so Kafka redelivers it. Such events are
@@ -34,7 +35,7 @@ __all__ = ["WindowRunner"]
 
 logger = logging.getLogger(__name__)
 
-_DONE, _WAIT, _HELD = 0, 1, 2
+_DONE, _LATER, _HELD = 0, 1, 2  # an event's state: acked when _DONE, never when _HELD
 
 
 class _Entry:
@@ -144,7 +145,7 @@ class WindowRunner:
             if pos in result.held:
                 state = _HELD
             elif pos in result.waiting:
-                state = _WAIT
+                state = _LATER
             else:
                 state = _DONE
             entry = _Entry(event, state)
@@ -178,7 +179,7 @@ class WindowRunner:
             queue = self._partitions.get(tp)
             while queue:
                 head = queue[0]
-                if head.state == _WAIT:
+                if head.state == _LATER:
                     break
                 queue.popleft()
                 self._unacked -= 1

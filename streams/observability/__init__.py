@@ -1,1 +1,1 @@
-"""Metrics and logging."""
+"""Metrics (`metrics`), the Event Match Quality poller (`emq`) and logging (`logging`)."""
