@@ -384,6 +384,28 @@ def _max_wait_ms(ds_raw: list[dict[str, Any]], sections: dict[str, Any]) -> tupl
     )
 
 
+def _routing(raw: Mapping[str, Any], datasets: tuple[DatasetSettings, ...]) -> RoutingSettings:
+    ids = [d.id for d in datasets]
+    for key in raw:
+        if key not in ("default_dataset", "topics"):
+            raise ConfigError(f"routing.{key}: unknown key (known: default_dataset, topics)")
+    default = raw.get("default_dataset")
+    if default is None and len(datasets) == 1:
+        default = datasets[0].id
+    if default is not None and str(default) not in ids:
+        raise ConfigError(f"routing.default_dataset: {default!r} is not a configured dataset id")
+    topics = raw.get("topics", {})
+    if not isinstance(topics, Mapping):
+        raise ConfigError("routing.topics: expected a table of topic = dataset id")
+    for topic, ds in topics.items():
+        if str(ds) not in ids:
+            raise ConfigError(f"routing.topics.{topic}: {ds!r} is not a configured dataset id")
+    return RoutingSettings(
+        default_dataset=str(default) if default is not None else None,
+        topics={str(k): str(v) for k, v in topics.items()},
+    )
+
+
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
@@ -426,25 +448,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     if len(set(ids)) != len(ids):
         raise ConfigError("datasets: each id may appear once")
 
-    routing_raw = dict(raw.get("routing", {}))
-    for key in routing_raw:
-        if key not in ("default_dataset", "topics"):
-            raise ConfigError(f"routing.{key}: unknown key (known: default_dataset, topics)")
-    default = routing_raw.get("default_dataset")
-    if default is None and len(datasets) == 1:
-        default = datasets[0].id
-    if default is not None and str(default) not in ids:
-        raise ConfigError(f"routing.default_dataset: {default!r} is not a configured dataset id")
-    topics = routing_raw.get("topics", {})
-    if not isinstance(topics, Mapping):
-        raise ConfigError("routing.topics: expected a table of topic = dataset id")
-    for topic, ds in topics.items():
-        if str(ds) not in ids:
-            raise ConfigError(f"routing.topics.{topic}: {ds!r} is not a configured dataset id")
-    routing = RoutingSettings(
-        default_dataset=str(default) if default is not None else None,
-        topics={str(k): str(v) for k, v in topics.items()},
-    )
+    routing = _routing(dict(raw.get("routing", {})), datasets)
     try:
         formats = parse_format_config(raw.get("formats"), raw.get("mappings"))
     except ValueError as exc:  # FormatConfigError / MappingError name the key

@@ -296,15 +296,7 @@ def start_broker(
     java = shutil.which("java")
     if java is None:
         raise BrokerError("Java ('java') is not on PATH: the broker needs Java 17 or newer.")
-    if port == 0:
-        port = _free_port()
-    elif _port_taken(port):
-        raise BrokerError(
-            f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
-        )
-    controller_port = _free_port()
-    while controller_port == port:
-        controller_port = _free_port()
+    port, controller_port = _ports(port)
     libs = fetch_jars(kafka_version, cache_dir)
 
     conf_dir = data_dir / "config"
@@ -343,6 +335,20 @@ def start_broker(
     _state_file(data_dir).write_text(json.dumps(asdict(info)))
     _wait_ready(proc, info, broker_log, timeout_s)
     return info
+
+
+def _ports(port: int) -> tuple[int, int]:
+    """(the PLAINTEXT port, a free controller port); port 0 picks a free one."""
+    if port == 0:
+        port = _free_port()
+    elif _port_taken(port):
+        raise BrokerError(
+            f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
+        )
+    controller_port = _free_port()
+    while controller_port == port:
+        controller_port = _free_port()
+    return port, controller_port
 
 
 def _format_storage(
