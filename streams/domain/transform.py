@@ -131,14 +131,55 @@ def transform(
     checks. `source_key` (e.g. the Kafka record key) goes into a derived event_id, so the same
     record always gets the same id and Meta deduplicates replays.
     """
-    # Each field is read by an inline check of its common, valid form; anything else goes to
-    # the field's checker, which decides (and raises for) every other form.
     if type(obj) is not dict and not isinstance(obj, Mapping):
         return Rejected(RejectReason.NOT_AN_OBJECT, None, None, None, None, ())
+    out: dict[str, Any] = {}
+    name, seconds, source, problem = _core_fields(obj, policy, now, out)
+    ident, id_problem = _event_id(obj.get("event_id"))
+    problem = problem or id_problem
+    if ident is not None:
+        out["event_id"] = ident
+
+    user_data, dropped, country_defaulted = _user_data(obj, policy, seconds, now)
+    if user_data is None:
+        problem = problem or Invalid(RejectReason.INVALID_FIELD, "user_data")
+        user_data = {}
+    out["user_data"] = user_data
+    optional_problem = _optional_fields(obj, out)  # always: a rejected event stays complete
+    problem = problem or optional_problem
+    try:
+        _data_processing(obj, policy, out, user_data)
+        if problem is None:
+            _cross_field_rules(out, user_data, name, source, country_defaulted)
+    except Invalid as error:
+        problem = problem or error
+
+    if ident is None:
+        # Derived last, so a field error is reported before "no JSON form" is.
+        ident = derive_event_id(obj, source_key)
+        if ident is None:
+            problem = problem or Invalid(RejectReason.INVALID_FIELD, None)
+        else:
+            out["event_id"] = ident
+
+    if problem is not None:
+        # A caught exception's traceback refers to this frame, and through it to the callers'
+        # frames: kept in `problem`, it would make every rejection a reference cycle holding
+        # the caller's whole window until the cycle collector runs.
+        problem.__traceback__ = None
+        return Rejected(problem.reason, problem.field, out, ident, name, dropped)
+    assert name is not None and seconds is not None and ident is not None
+    return Accepted(out, ident, name, seconds, dropped)
+
+
+def _core_fields(
+    obj: Mapping[str, Any], policy: DatasetPolicy, now: float, out: dict[str, Any]
+) -> tuple[str | None, int | None, str | None, Invalid | None]:
+    """event_name, event_time and action_source into `out`: (name, seconds, source, the first
+    problem). Each field is read by an inline check of its common, valid form; anything else
+    goes to the field's checker, which decides (and raises for) every other form."""
     get = obj.get
     problem: Invalid | None = None
-    out: dict[str, Any] = {}
-
     raw_name = get("event_name")
     name: str | None = raw_name.strip() if type(raw_name) is str else None
     if name and len(name) <= MAX_EVENT_NAME_CHARS:
@@ -181,23 +222,22 @@ def transform(
                 check_event_time(seconds, source, now, policy.max_future_skew_s)
             except Invalid as error:
                 problem = problem or error
+    return name, seconds, source, problem
 
-    raw_id = get("event_id")
-    ident: str | None = (raw_id.strip() or None) if type(raw_id) is str else None
-    if raw_id is not None and type(raw_id) is not str:
-        try:
-            ident = event_id(raw_id)
-        except Invalid as error:
-            problem = problem or error
-    if ident is not None:
-        out["event_id"] = ident
 
-    user_data, dropped, country_defaulted = _user_data(obj, policy, seconds, now)
-    if user_data is None:
-        problem = problem or Invalid(RejectReason.INVALID_FIELD, "user_data")
-        user_data = {}
-    out["user_data"] = user_data
+def _event_id(raw_id: Any) -> tuple[str | None, Invalid | None]:
+    """The given event_id (None when absent or blank), or why it is refused."""
+    if raw_id is None or type(raw_id) is str:
+        return ((raw_id.strip() or None) if raw_id is not None else None), None
+    try:
+        return event_id(raw_id), None
+    except Invalid as error:
+        return None, error
 
+
+def _optional_fields(obj: Mapping[str, Any], out: dict[str, Any]) -> Invalid | None:
+    """Every other known field into `out`; the first problem."""
+    problem: Invalid | None = None
     for key, raw in obj.items():
         check = OPTIONAL_FIELDS.get(key)
         if check is None or raw is None:
@@ -209,44 +249,30 @@ def transform(
             continue
         if value is not None:
             out[key] = value
+    return problem
 
-    try:
-        if (
-            policy.ldu is not None
-            or get("data_processing_options") is not None
-            or get("data_processing_options_country") is not None
-            or get("data_processing_options_state") is not None
-        ):
-            options, country, state = data_processing(
-                *ldu_inputs(obj, policy), "client_ip_address" in user_data
-            )
-            if options is not None:
-                out["data_processing_options"] = options
-            if country is not None:
-                out["data_processing_options_country"] = country
-            if state is not None:
-                out["data_processing_options_state"] = state
-        if problem is None:
-            _cross_field_rules(out, user_data, name, source, country_defaulted)
-    except Invalid as error:
-        problem = problem or error
 
-    if ident is None:
-        # Derived last, so a field error is reported before "no JSON form" is.
-        ident = derive_event_id(obj, source_key)
-        if ident is None:
-            problem = problem or Invalid(RejectReason.INVALID_FIELD, None)
-        else:
-            out["event_id"] = ident
-
-    if problem is not None:
-        # A caught exception's traceback refers to this frame, and through it to the callers'
-        # frames: kept in `problem`, it would make every rejection a reference cycle holding
-        # the caller's whole window until the cycle collector runs.
-        problem.__traceback__ = None
-        return Rejected(problem.reason, problem.field, out, ident, name, dropped)
-    assert name is not None and seconds is not None and ident is not None
-    return Accepted(out, ident, name, seconds, dropped)
+def _data_processing(
+    obj: Mapping[str, Any], policy: DatasetPolicy, out: dict[str, Any], user_data: Mapping[str, Any]
+) -> None:
+    """Limited Data Use options (the event's, else the dataset's); raises Invalid."""
+    get = obj.get
+    if (
+        policy.ldu is None
+        and get("data_processing_options") is None
+        and get("data_processing_options_country") is None
+        and get("data_processing_options_state") is None
+    ):
+        return
+    options, country, state = data_processing(
+        *ldu_inputs(obj, policy), "client_ip_address" in user_data
+    )
+    if options is not None:
+        out["data_processing_options"] = options
+    if country is not None:
+        out["data_processing_options_country"] = country
+    if state is not None:
+        out["data_processing_options_state"] = state
 
 
 def _user_data(
