@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from socket import AF_INET, AF_INET6, inet_pton
+from typing import cast
 
 from streams.dev.sandbox.errors import (
     SUBCODE_BAD_FBC,
@@ -237,6 +238,46 @@ def validate_events(data: list[object], now: float) -> GraphError | None:
 def _check_event(
     ev: dict[str, object], i: int, oldest: int, oldest_store: int, newest: int
 ) -> GraphError | None:
+    err = _check_required(ev, i, oldest, oldest_store, newest)
+    if err is not None:
+        return err
+    ud = cast(dict[str, object], ev["user_data"])
+    err = _check_user_data(ud, i) or _check_by_source(ev, ud, i)
+    if err is not None:
+        return err
+    event_id = ev.get("event_id")
+    if event_id is not None and not ((type(event_id) is str and event_id) or type(event_id) is int):
+        return _bad(i, "event_id", "must be a non-empty string")
+    if not ev.keys().isdisjoint(_OPTIONAL_KEYS):
+        err = _check_optional(ev, ud, i)
+        if err is not None:
+            return err
+
+    # Minimum matching (Meta refuses events matched only by weak key combinations), checked
+    # after every key is known to be well-formed.
+    if len(ud) <= _MAX_COMBO or [] in ud.values():
+        present = {k for k, v in ud.items() if v != []}
+        if len(present) <= _MAX_COMBO and (
+            not present or any(present <= combo for combo in _REFUSED_COMBOS)
+        ):
+            return capi_error(SUBCODE_INSUFFICIENT_MATCHING, f"data[{i}].user_data")
+
+    name = ev["event_name"]
+    cd = ev.get("custom_data")
+    if cd is None:
+        if name == "Purchase":
+            return capi_error(SUBCODE_PURCHASE_VALUE, f"data[{i}].custom_data", "no custom_data")
+        return None
+    if type(cd) is not dict:
+        return _bad(i, "custom_data", "must be an object")
+    return _check_custom_data(cd, i, name == "Purchase")
+
+
+def _check_required(
+    ev: dict[str, object], i: int, oldest: int, oldest_store: int, newest: int
+) -> GraphError | None:
+    """Known keys only; event_name, event_time (within Meta's window), action_source and
+    user_data present and well-typed."""
     if not ev.keys() <= _EVENT_KEYS:
         key = next(k for k in ev if k not in _EVENT_KEYS)
         return invalid_param(
@@ -268,10 +309,12 @@ def _check_event(
         return _required(i, "user_data")
     if type(ud) is not dict:
         return _bad(i, "user_data", "must be an object")
-    err = _check_user_data(ud, i)
-    if err is not None:
-        return err
+    return None
 
+
+def _check_by_source(ev: dict[str, object], ud: dict[str, object], i: int) -> GraphError | None:
+    """The URL, and what each action_source requires."""
+    src = ev["action_source"]
     url = ev.get("event_source_url")
     if url is not None and (type(url) is not str or not url.startswith(("http://", "https://"))):
         return _bad(i, "event_source_url", "must be an http(s) URL")
@@ -290,32 +333,7 @@ def _check_event(
             return _required(i, "messaging_channel")
         if channel == "whatsapp" and not ud.get("ctwa_clid"):
             return _required(i, "user_data.ctwa_clid")
-
-    event_id = ev.get("event_id")
-    if event_id is not None and not ((type(event_id) is str and event_id) or type(event_id) is int):
-        return _bad(i, "event_id", "must be a non-empty string")
-    if not ev.keys().isdisjoint(_OPTIONAL_KEYS):
-        err = _check_optional(ev, ud, i)
-        if err is not None:
-            return err
-
-    # Minimum matching (Meta refuses events matched only by weak key combinations), checked
-    # after every key is known to be well-formed.
-    if len(ud) <= _MAX_COMBO or [] in ud.values():
-        present = {k for k, v in ud.items() if v != []}
-        if len(present) <= _MAX_COMBO and (
-            not present or any(present <= combo for combo in _REFUSED_COMBOS)
-        ):
-            return capi_error(SUBCODE_INSUFFICIENT_MATCHING, f"data[{i}].user_data")
-
-    cd = ev.get("custom_data")
-    if cd is None:
-        if name == "Purchase":
-            return capi_error(SUBCODE_PURCHASE_VALUE, f"data[{i}].custom_data", "no custom_data")
-        return None
-    if type(cd) is not dict:
-        return _bad(i, "custom_data", "must be an object")
-    return _check_custom_data(cd, i, name == "Purchase")
+    return None
 
 
 def _check_user_data(ud: dict[str, object], i: int) -> GraphError | None:
