@@ -118,7 +118,7 @@ class Rule:
         return subcode is not None and self.subcode_lo <= subcode <= self.subcode_hi
 
 
-def _r(
+def _row(
     codes: int | tuple[int, int],
     outcome: Outcome,
     reason: str,
@@ -131,33 +131,25 @@ def _r(
     return Rule(lo, hi, outcome, reason, slo, shi)
 
 
-_T, _H, _P, _X, _C = (
-    Outcome.TRANSIENT,
-    Outcome.THROTTLED,
-    Outcome.PAYLOAD,
-    Outcome.REJECTED,
-    Outcome.CONFIG,
-)
-
 RULES: tuple[Rule, ...] = (
     # First match wins: (code, subcode) rows precede code-only rows.
-    _r(100, _C, "dataset_unavailable", 33),
-    _r(100, _P, "payload_invalid", (2804000, 2804099)),
-    _r(100, _X, "invalid_parameter"),
-    _r((1, 2), _T, "graph_transient"),
-    _r(341, _T, "app_limit"),
-    _r(21009, _T, "dataset_not_ready"),
-    _r(4, _H, "app_rate_limit"),
-    _r(17, _H, "user_rate_limit"),
-    _r(32, _H, "pages_rate_limit"),
-    _r(613, _H, "custom_rate_limit"),
-    _r((80000, 80014), _H, "business_rate_limit"),
-    _r(368, _H, "temporarily_blocked"),
-    _r(190, _C, "token_invalid"),
-    _r(102, _C, "token_invalid"),
-    _r(3, _C, "capability_missing"),
-    _r(10, _C, "permission_denied"),
-    _r((200, 299), _C, "permission_denied"),
+    _row(100, Outcome.CONFIG, "dataset_unavailable", 33),
+    _row(100, Outcome.PAYLOAD, "payload_invalid", (2804000, 2804099)),
+    _row(100, Outcome.REJECTED, "invalid_parameter"),
+    _row((1, 2), Outcome.TRANSIENT, "graph_transient"),
+    _row(341, Outcome.TRANSIENT, "app_limit"),
+    _row(21009, Outcome.TRANSIENT, "dataset_not_ready"),
+    _row(4, Outcome.THROTTLED, "app_rate_limit"),
+    _row(17, Outcome.THROTTLED, "user_rate_limit"),
+    _row(32, Outcome.THROTTLED, "pages_rate_limit"),
+    _row(613, Outcome.THROTTLED, "custom_rate_limit"),
+    _row((80000, 80014), Outcome.THROTTLED, "business_rate_limit"),
+    _row(368, Outcome.THROTTLED, "temporarily_blocked"),
+    _row(190, Outcome.CONFIG, "token_invalid"),
+    _row(102, Outcome.CONFIG, "token_invalid"),
+    _row(3, Outcome.CONFIG, "capability_missing"),
+    _row(10, Outcome.CONFIG, "permission_denied"),
+    _row((200, 299), Outcome.CONFIG, "permission_denied"),
 )
 """The Graph error table. Adding a code means adding one row (and one test row)."""
 
