@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from streams.domain.admission import AdmissionContext
 from streams.domain.formats import FormatConfig, parse_format_config
+from streams.domain.model import ACTION_SOURCES
+from streams.domain.routing import is_dataset_id
 from streams.domain.transform import DatasetPolicy
 
 __all__ = [
@@ -223,19 +225,6 @@ _DATASET_KEYS = {
     "max_event_bytes": int,
     "max_future_skew_seconds": int,
 }
-_ACTION_SOURCES = frozenset(
-    {
-        "email",
-        "website",
-        "app",
-        "phone_call",
-        "chat",
-        "physical_store",
-        "system_generated",
-        "business_messaging",
-        "other",
-    }
-)
 
 
 def _coerce(key: str, value: Any, expected: Any) -> Any:
@@ -331,14 +320,14 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
     for required in ("id", "token_env"):
         if not kwargs.get(required):
             raise ConfigError(f"{where}.{required}: required")
-    if not str(kwargs["id"]).isdigit():
+    if not is_dataset_id(str(kwargs["id"])):
         raise ConfigError(f"{where}.id: expected the numeric dataset (pixel) id")
     if kwargs.get("external_id", "hash") not in ("hash", "raw"):
         raise ConfigError(f"{where}.external_id: expected 'hash' or 'raw'")
     src = kwargs.get("default_action_source")
-    if src is not None and src not in _ACTION_SOURCES:
+    if src is not None and src not in ACTION_SOURCES:
         raise ConfigError(
-            f"{where}.default_action_source: expected one of {', '.join(sorted(_ACTION_SOURCES))}"
+            f"{where}.default_action_source: expected one of {', '.join(sorted(ACTION_SOURCES))}"
         )
     country = kwargs.get("default_country")
     if country is not None:
