@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-__all__ = ["DATASET_HEADER", "choose_dataset"]
+__all__ = ["DATASET_HEADER", "MAX_DATASET_ID_LENGTH", "choose_dataset", "is_dataset_id"]
 
 DATASET_HEADER = "capi-dataset"
+MAX_DATASET_ID_LENGTH = 32
+
+
+def is_dataset_id(text: str) -> bool:
+    """True for a well-formed dataset (pixel) id: 1 to `MAX_DATASET_ID_LENGTH` ASCII digits."""
+    return 0 < len(text) <= MAX_DATASET_ID_LENGTH and text.isascii() and text.isdigit()
 
 
 INVALID = "invalid"  # a dataset named badly: never known, never the default
@@ -41,7 +47,7 @@ def choose_dataset(
             chosen = header_dataset.decode("ascii").strip()
         except UnicodeDecodeError:
             return INVALID, False
-        if not chosen.isdigit():
+        if not is_dataset_id(chosen):
             return INVALID, False
     if chosen is None:
         chosen = topic_map.get(topic, default)

@@ -14,7 +14,7 @@ and `dataset_id` are dropped. `transform` never raises.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -34,6 +34,7 @@ from streams.domain.model import (
     DatasetPolicy,
 )
 from streams.domain.normalize import Dropped, hash_user_data_report
+from streams.domain.routing import is_dataset_id
 from streams.domain.validate import (
     MAX_EVENT_NAME_CHARS,
     OPTIONAL_FIELDS,
@@ -61,10 +62,8 @@ __all__ = [
     "decode",
     "event_dataset_id",
     "transform",
-    "transform_bytes",
 ]
 
-_MAX_DATASET_ID_LEN = 32
 _MAX_REMEMBERED_DAYS = 8
 
 
@@ -79,30 +78,17 @@ def decode(raw: bytes) -> dict[str, Any] | Rejected:
     return obj
 
 
-def transform_bytes(
-    raw: bytes, policy: DatasetPolicy, *, now: float, source_key: bytes | None = None
-) -> Accepted | Rejected:
-    """`decode` then `transform`."""
-    try:
-        obj = orjson.loads(raw)
-    except (orjson.JSONDecodeError, TypeError):
-        obj = None  # `decode` says which rejection
-    if type(obj) is not dict:
-        return cast(Rejected, decode(raw))
-    return transform(obj, policy, now=now, source_key=source_key)
-
-
 def event_dataset_id(obj: Mapping[str, Any]) -> str | None:
     """The event's own `dataset_id` (digits, given as a string or a positive int), else None."""
     if not isinstance(obj, Mapping):
         return None
     value = obj.get("dataset_id")
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value) if 0 < value < 10**_MAX_DATASET_ID_LEN else None
+        text = str(value)
+        return text if value > 0 and is_dataset_id(text) else None
     if isinstance(value, str):
         value = value.strip()
-        if 0 < len(value) <= _MAX_DATASET_ID_LEN and value.isascii() and value.isdigit():
-            return value
+        return value if is_dataset_id(value) else None
     return None
 
 

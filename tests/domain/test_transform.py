@@ -24,8 +24,18 @@ from streams.domain.transform import (
     decode,
     event_dataset_id,
     transform,
-    transform_bytes,
 )
+
+
+def decode_and_transform(
+    raw: bytes, policy: DatasetPolicy, *, now: float, source_key: bytes | None = None
+) -> Accepted | Rejected:
+    """What the worker does with a message: `decode`, then `transform` the object."""
+    obj = decode(raw)
+    if isinstance(obj, Rejected):
+        return obj
+    return transform(obj, policy, now=now, source_key=source_key)
+
 
 R = RejectReason
 NOW = 1_795_000_000
@@ -456,7 +466,7 @@ def test_rejection_reasons(
     ],
 )
 def test_decode_rejections(raw: bytes, reason: RejectReason) -> None:
-    for result in (decode(raw), transform_bytes(raw, POLICY, now=NOW)):
+    for result in (decode(raw), decode_and_transform(raw, POLICY, now=NOW)):
         assert result == Rejected(reason, None, None, None, None, ())
 
 
@@ -576,10 +586,10 @@ def test_event_id_given_is_kept_and_numbers_become_strings() -> None:
 def test_derived_event_id_is_stable_across_replays() -> None:
     raw = orjson.dumps(changed({}))
     respaced = orjson.dumps(changed({}), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    first = transform_bytes(raw, POLICY, now=NOW, source_key=b"topic/0/k1")
-    again = transform_bytes(respaced, POLICY, now=NOW + 3_600, source_key=b"topic/0/k1")
-    other_key = transform_bytes(raw, POLICY, now=NOW, source_key=b"topic/0/k2")
-    other_content = transform_bytes(
+    first = decode_and_transform(raw, POLICY, now=NOW, source_key=b"topic/0/k1")
+    again = decode_and_transform(respaced, POLICY, now=NOW + 3_600, source_key=b"topic/0/k1")
+    other_key = decode_and_transform(raw, POLICY, now=NOW, source_key=b"topic/0/k2")
+    other_content = decode_and_transform(
         orjson.dumps(changed({"custom_data.value": 11})), POLICY, now=NOW, source_key=b"topic/0/k1"
     )
     assert isinstance(first, Accepted)
@@ -761,7 +771,7 @@ def test_one_sample_per_action_source() -> None:
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
 def test_samples_are_accepted(path: Path) -> None:
     raw = path.read_bytes()
-    result = accepted(transform_bytes(raw, SAMPLE_POLICY, now=SAMPLE_NOW, source_key=b"k"))
+    result = accepted(decode_and_transform(raw, SAMPLE_POLICY, now=SAMPLE_NOW, source_key=b"k"))
     event = result.event
     assert no_nulls(event)
     assert set(event) <= SERVER_EVENT_KEYS
@@ -769,7 +779,7 @@ def test_samples_are_accepted(path: Path) -> None:
     assert event["action_source"] == path.stem
     for key in HASHED_KEYS & set(event["user_data"]):
         assert all(is_hashed_output(v) for v in event["user_data"][key])
-    assert result == transform_bytes(raw, SAMPLE_POLICY, now=SAMPLE_NOW, source_key=b"k")
+    assert result == decode_and_transform(raw, SAMPLE_POLICY, now=SAMPLE_NOW, source_key=b"k")
     assert event_dataset_id(orjson.loads(raw)) == (
         "1234567890123456" if path.stem == "website" else None
     )
@@ -778,7 +788,7 @@ def test_samples_are_accepted(path: Path) -> None:
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
 def test_output_fed_back_is_unchanged(path: Path) -> None:
     """Replaying a sent (or dead-lettered) event re-hashes nothing and keeps its event_id."""
-    first = accepted(transform_bytes(path.read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW))
+    first = accepted(decode_and_transform(path.read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW))
     again = accepted(transform(first.event, SAMPLE_POLICY, now=SAMPLE_NOW))
     assert again.event == first.event
     assert again.dropped == ()
@@ -796,7 +806,7 @@ def test_rejected_event_fixed_and_replayed_keeps_its_id() -> None:
 
 def test_website_sample_details() -> None:
     result = accepted(
-        transform_bytes((SAMPLES / "website.json").read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW)
+        decode_and_transform((SAMPLES / "website.json").read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW)
     )
     event = result.event
     assert event["user_data"]["fbc"] == (
@@ -812,7 +822,7 @@ def test_website_sample_details() -> None:
 
 def test_app_sample_details() -> None:
     result = accepted(
-        transform_bytes((SAMPLES / "app.json").read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW)
+        decode_and_transform((SAMPLES / "app.json").read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW)
     )
     assert result.event_time == 1_795_000_000  # given in milliseconds
     app = result.event["app_data"]
@@ -824,7 +834,7 @@ def test_app_sample_details() -> None:
 
 def test_physical_store_sample_may_be_older_than_seven_days() -> None:
     result = accepted(
-        transform_bytes(
+        decode_and_transform(
             (SAMPLES / "physical_store.json").read_bytes(), SAMPLE_POLICY, now=SAMPLE_NOW
         )
     )
@@ -920,7 +930,7 @@ def test_any_values_in_fields_of_a_valid_event_never_raise(
 
 @given(st.binary(max_size=64))
 def test_any_bytes_never_raise(raw: bytes) -> None:
-    check_result(transform_bytes(raw, POLICY, now=NOW))
+    check_result(decode_and_transform(raw, POLICY, now=NOW))
 
 
 def test_deep_nesting_never_raises() -> None:
@@ -930,7 +940,7 @@ def test_deep_nesting_never_raises() -> None:
     for changes in ({"custom_data.deep": deep}, {"user_data.em": deep}, {"unknown": deep}):
         check_result(run(changes))
     raw = b'{"event_name":"Lead","custom_data":{"d":' + b"[" * 1000 + b"]" * 1000 + b"}}"
-    check_result(transform_bytes(raw, POLICY, now=NOW))
+    check_result(decode_and_transform(raw, POLICY, now=NOW))
 
 
 @pytest.mark.parametrize(

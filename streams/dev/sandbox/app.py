@@ -39,7 +39,7 @@ import orjson
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from streams.dev.sandbox.datasets import Dataset
+from streams.dev.sandbox.datasets import Dataset, is_dataset_id
 from streams.dev.sandbox.envelope import build_envelope, header_token, params_from_json
 from streams.dev.sandbox.errors import (
     GraphError,
@@ -244,7 +244,7 @@ async def get_dataset_quality(request: web.Request) -> web.StreamResponse:
         return _graph_error(unknown_path(request.path))
     params: dict[str, object] = dict(request.query)
     dataset_id = request.query.get("dataset_id", "")
-    if not dataset_id.isdigit() or not dataset_id.isascii():
+    if not is_dataset_id(dataset_id):
         return _graph_error(invalid_param("The parameter dataset_id is required"))
     err = _authenticate(state, request, dataset_id, params)
     if err is not None:

@@ -24,9 +24,15 @@ __all__ = [
     "DEFAULT_TOKEN",
     "Dataset",
     "DatasetsFileError",
+    "is_dataset_id",
     "load_datasets",
     "parse_datasets",
 ]
+
+
+def is_dataset_id(text: str) -> bool:
+    """A dataset id as Meta's edge takes it: ASCII digits only."""
+    return text.isascii() and text.isdigit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,7 @@ def parse_datasets(doc: Mapping[str, object]) -> dict[str, Dataset]:
         ds_id = entry.get("id")
         if isinstance(ds_id, int) and not isinstance(ds_id, bool):
             ds_id = str(ds_id)
-        if not isinstance(ds_id, str) or not ds_id.isdigit() or not ds_id.isascii():
+        if not isinstance(ds_id, str) or not is_dataset_id(ds_id):
             raise DatasetsFileError(f"{where}.id must be a string of digits")
         token = entry.get("token")
         if not isinstance(token, str) or not token.strip():

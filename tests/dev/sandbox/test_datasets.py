@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streams.dev.sandbox.datasets import (
     DEFAULT_DATASETS,
@@ -69,3 +71,12 @@ def test_invalid_files_are_refused(tmp_path: Path, content: str, message: str) -
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DatasetsFileError, match="cannot read"):
         load_datasets(tmp_path / "absent.toml")
+
+
+@given(st.text(alphabet="0123456789a²٣ -", min_size=0, max_size=32))
+def test_the_sandbox_reads_dataset_ids_as_the_worker_does(text: str) -> None:
+    # The sandbox never imports the domain; up to the worker's length limit both rules agree.
+    from streams.domain.routing import is_dataset_id as worker_rule
+    from streams.dev.sandbox.datasets import is_dataset_id as sandbox_rule
+
+    assert sandbox_rule(text) == worker_rule(text)
