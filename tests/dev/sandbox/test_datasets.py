@@ -76,7 +76,7 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 @given(st.text(alphabet="0123456789a²٣ -", min_size=0, max_size=32))
 def test_the_sandbox_reads_dataset_ids_as_the_worker_does(text: str) -> None:
     # The sandbox never imports the domain; up to the worker's length limit both rules agree.
-    from streams.domain.routing import is_dataset_id as worker_rule
     from streams.dev.sandbox.datasets import is_dataset_id as sandbox_rule
+    from streams.domain.routing import is_dataset_id as worker_rule
 
     assert sandbox_rule(text) == worker_rule(text)

@@ -362,7 +362,7 @@ async def test_errors_never_echo_customer_values(client: Client) -> None:
 
 def test_the_sandbox_knows_the_same_action_sources_as_the_worker() -> None:
     # The sandbox stands in for Meta and never imports the domain: its own table must agree.
-    from streams.domain.model import ACTION_SOURCES as WORKER_ACTION_SOURCES
     from streams.dev.sandbox.validation import ACTION_SOURCES as SANDBOX_ACTION_SOURCES
+    from streams.domain.model import ACTION_SOURCES as WORKER_ACTION_SOURCES
 
     assert SANDBOX_ACTION_SOURCES == WORKER_ACTION_SOURCES
