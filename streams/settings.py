@@ -13,6 +13,7 @@ Tokens never sit in the file: a dataset names the variable that holds its token
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,7 @@ class KafkaSettings:
     topic_partitions: int = 4
     max_message_bytes: int = 1_000_000
     session_timeout_seconds: float = 30.0  # a dead worker's partitions move after this
+    group_instance_id: str = ""  # static group membership (KIP-345); empty: dynamic
 
 
 @dataclass(frozen=True)
@@ -475,6 +477,12 @@ def _check(s: Settings) -> None:
         raise ConfigError(
             "kafka.session_timeout_seconds: expected 6..300 (the broker's default "
             "group.min/max.session.timeout.ms allow 6 s..30 min)"
+        )
+    gid = s.kafka.group_instance_id
+    if gid and not (len(gid) <= 249 and re.fullmatch(r"[A-Za-z0-9._-]+", gid)):
+        raise ConfigError(
+            "kafka.group_instance_id: expected at most 249 characters of "
+            "letters, digits, '.', '_' and '-' (a pod name, say)"
         )
     if s.worker.shutdown_timeout_seconds < s.graph.timeout_seconds + 5:
         raise ConfigError(

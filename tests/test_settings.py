@@ -132,3 +132,11 @@ def test_max_wait_ms_still_loads_but_is_deprecated_onto_the_worker_window(
         load_settings(
             _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\nmax_wait_ms = -1\n'), {}
         )
+
+
+def test_group_instance_id_from_the_environment_and_its_checks() -> None:
+    env = {"CAPI_KAFKA__GROUP_INSTANCE_ID": "capi-streams-2"}
+    assert load_settings(None, env).kafka.group_instance_id == "capi-streams-2"
+    assert load_settings(None, {}).kafka.group_instance_id == ""
+    with pytest.raises(ConfigError, match=r"kafka\.group_instance_id: expected at most 249"):
+        load_settings(None, {"CAPI_KAFKA__GROUP_INSTANCE_ID": "pod 0"})

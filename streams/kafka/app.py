@@ -226,6 +226,7 @@ def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
         env={},
         broker=_broker_urls(k.bootstrap_servers),
         broker_session_timeout=session_s,
+        consumer_group_instance_id=k.group_instance_id or None,
         broker_heartbeat_interval=min(3.0, max(0.5, session_s / 10)),
         broker_request_timeout=max(90.0, session_s + 10),
         value_serializer="raw",

@@ -12,10 +12,11 @@ import sys
 import threading
 
 import faust
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from streams.kafka.app import create_app
 from streams.kafka.topics import ensure_topics
+from streams.observability.health import Health, start_metrics_server
 from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
 
@@ -103,11 +104,15 @@ def run_worker(settings: Settings) -> int:
     # benchmark and tests/kafka/test_reliability.py check it).
     gc.set_threshold(50_000, 20, 100)
     registry = CollectorRegistry()
-    server, _thread = start_http_server(
-        settings.metrics.port, addr=settings.metrics.host, registry=registry
+    health = Health()
+    server, _thread = start_metrics_server(
+        settings.metrics.port, settings.metrics.host, registry, health
     )
     port = server.server_port
     app = create_app(settings, registry=registry)
+    # mode's signal types spell receivers as a union mypy cannot match a method against.
+    app.on_partitions_assigned.connect(health.on_partitions_assigned)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(health.on_before_shutdown)  # type: ignore[arg-type]
     secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
     worker = _Worker(
         app,

@@ -1,0 +1,90 @@
+"""kafka.group_instance_id: static group membership (KIP-345) on the real broker.
+
+A static member that restarts under the same id takes its place back at once: the group never
+holds a ghost member waiting for its session to time out, and the partitions come straight back.
+A dynamic member restarted the same way leaves a ghost for the whole session timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.sandbox.server import SandboxServer
+from tests.kafka.harness import Topics, WorkerProcess, create_topics, worker_env
+
+pytestmark = pytest.mark.integration
+
+
+async def _members(bootstrap: str, group: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (described,) = response.groups
+    return sorted(str(m[0]) for m in described[5])
+
+
+def _ready(worker: WorkerProcess) -> str:
+    url = f"http://127.0.0.1:{worker.metrics_port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode().strip()
+    except (urllib.error.URLError, OSError):
+        return ""
+
+
+async def _wait_ready(worker: WorkerProcess, timeout_s: float = 90) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = await asyncio.to_thread(_ready, worker)
+        if state.startswith("ok"):
+            return state
+        await asyncio.sleep(0.2)
+    raise AssertionError("worker not ready: " + worker.log_tail())
+
+
+async def test_a_restarted_static_member_takes_its_place_back_at_once(
+    kafka_bootstrap: str, unique_topic: str, unique_group: str, tmp_path: Path
+) -> None:
+    topics = Topics.unique(unique_topic, unique_group)
+    await create_topics(kafka_bootstrap, topics)
+    async with SandboxServer(seed=1) as sandbox:
+        env = worker_env(
+            kafka_bootstrap,
+            sandbox.url,
+            topics,
+            extra={
+                "CAPI_KAFKA__GROUP_INSTANCE_ID": "capi-streams-0",
+                "CAPI_KAFKA__SESSION_TIMEOUT_SECONDS": "120",
+            },
+        )
+        first = WorkerProcess(env, tmp_path / "w1.log")
+        await asyncio.to_thread(first.start)
+        try:
+            assert await _wait_ready(first) == "ok: 4 partitions assigned"
+            (member,) = await _members(kafka_bootstrap, topics.group)
+            assert member.startswith("capi-streams-0-")
+        finally:
+            await asyncio.to_thread(first.kill)
+
+        second = WorkerProcess(env, tmp_path / "w2.log")
+        started = time.monotonic()
+        await asyncio.to_thread(second.start)
+        try:
+            assert await _wait_ready(second) == "ok: 4 partitions assigned"
+            # Well inside the 120 s session: a dynamic member would still see the dead one.
+            assert time.monotonic() - started < 100
+            (replacement,) = await _members(kafka_bootstrap, topics.group)
+            assert replacement.startswith("capi-streams-0-")
+            assert replacement != member
+        finally:
+            assert await asyncio.to_thread(second.stop) == 0, second.log_tail()

@@ -1,0 +1,128 @@
+"""The /healthz and /readyz probes: against a real event loop, and a real worker on the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from streams.observability.health import Health, start_metrics_server
+from streams.sandbox.server import SandboxServer
+from tests.kafka.harness import Topics, WorkerProcess, create_topics, worker_env
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop, receiver: Callable[..., None], *args: object) -> None:
+    """Call a signal receiver in the loop's thread, as faust does, and wait for it."""
+
+    async def call() -> None:
+        receiver(*args)
+
+    asyncio.run_coroutine_threadsafe(call(), loop).result(5)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Health, int]]:
+    registry = CollectorRegistry()
+    Counter("capi_probe_test_total", "a metric beside the probes", registry=registry).inc()
+    health = Health(stall_seconds=0.5)
+    server, thread = start_metrics_server(0, "127.0.0.1", registry, health)
+    try:
+        yield health, server.server_port
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_metrics_still_served_beside_the_probes(served: tuple[Health, int]) -> None:
+    _, port = served
+    status, body = _get(port, "/metrics")
+    assert status == 200
+    assert "capi_probe_test_total 1.0" in body
+
+
+def test_not_ready_before_an_assignment_and_live_while_starting(
+    served: tuple[Health, int],
+) -> None:
+    _, port = served
+    assert _get(port, "/readyz") == (503, "waiting for the consumer group's first assignment\n")
+    assert _get(port, "/healthz") == (200, "ok: starting\n")
+
+
+def test_live_follows_the_event_loop_and_ready_the_assignment(
+    served: tuple[Health, int],
+) -> None:
+    health, port = served
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    try:
+        _in_loop(loop, health.on_partitions_assigned, None, {("t", 0), ("t", 1)})
+        assert _get(port, "/readyz") == (200, "ok: 2 partitions assigned\n")
+        assert _get(port, "/healthz") == (200, "ok\n")
+        # A callback that blocks the loop (as a CPU-bound stretch or a blocking call would).
+        unblock = threading.Event()
+        loop.call_soon_threadsafe(unblock.wait, 30)
+        try:
+            assert _get(port, "/healthz") == (503, "event loop did not answer within 0.5 s\n")
+        finally:
+            unblock.set()
+        assert _get(port, "/healthz") == (200, "ok\n")
+        _in_loop(loop, health.on_before_shutdown, None)
+        assert _get(port, "/readyz") == (503, "stopping\n")
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
+        loop.close()
+    assert _get(port, "/healthz") == (503, "event loop closed\n")
+
+
+def test_an_empty_assignment_is_ready(served: tuple[Health, int]) -> None:
+    """More workers than partitions: the spare ones are healthy members, not failing pods."""
+    health, port = served
+    loop = asyncio.new_event_loop()
+    try:
+        loop.call_soon(health.on_partitions_assigned, None, set())
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+    finally:
+        loop.close()
+    assert _get(port, "/readyz") == (200, "ok: 0 partitions assigned\n")
+
+
+@pytest.mark.integration
+async def test_a_real_worker_becomes_ready_and_stays_live(
+    kafka_bootstrap: str, unique_topic: str, unique_group: str, tmp_path: Path
+) -> None:
+    topics = Topics.unique(unique_topic, unique_group)
+    await create_topics(kafka_bootstrap, topics)
+    async with SandboxServer(seed=1) as sandbox:
+        worker = WorkerProcess(worker_env(kafka_bootstrap, sandbox.url, topics), tmp_path / "w.log")
+        await asyncio.to_thread(worker.start)
+        try:
+            deadline = time.monotonic() + 90
+            ready = (0, "")
+            while time.monotonic() < deadline:
+                ready = await asyncio.to_thread(_get, worker.metrics_port, "/readyz")
+                if ready[0] == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert ready == (200, "ok: 4 partitions assigned\n"), worker.log_tail()
+            live = await asyncio.to_thread(_get, worker.metrics_port, "/healthz")
+            assert live == (200, "ok\n")
+        finally:
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
