@@ -3,16 +3,34 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KAFKA4_VERSION ?= 4.1.1
 STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
 
-.PHONY: install system-deps lint typecheck imports test test-kafka4 compose-check run demo bench
+.PHONY: install lock lock-check system-deps lint typecheck imports test test-kafka4 compose-check run demo bench
 
-$(STAMP): pyproject.toml
+# The dependencies come from the hashed lock (requirements-dev.lock), the project itself without
+# dependencies; a lock older than pyproject.toml's dependencies stops here (run `make lock`).
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+	python3 .ci/lock.py check
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+lock-check:
+	python3 .ci/lock.py check
+
+# Regenerate both locks from pyproject.toml (newest versions its bounds allow), with hashes.
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile -q pyproject.toml --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" -o requirements.lock
+	$(VENV)/bin/uv pip compile -q pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" -o requirements-dev.lock
+	python3 .ci/lock.py stamp
 
 system-deps:
 	bash .ci/system-deps

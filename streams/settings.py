@@ -237,6 +237,10 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
             raise ConfigError(f"{key}: expected an integer, got a boolean")
         if isinstance(value, int):
             return value
+        # A whole number written as a float (4.0, 1e+06): YAML-to-TOML tools (Helm's values
+        # become JSON numbers) write every number that way.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         if text:
             try:
                 return int(value)

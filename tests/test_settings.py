@@ -140,3 +140,13 @@ def test_group_instance_id_from_the_environment_and_its_checks() -> None:
     assert load_settings(None, {}).kafka.group_instance_id == ""
     with pytest.raises(ConfigError, match=r"kafka\.group_instance_id: expected at most 249"):
         load_settings(None, {"CAPI_KAFKA__GROUP_INSTANCE_ID": "pod 0"})
+
+
+def test_whole_numbers_written_as_floats_are_integers(tmp_path: Path) -> None:
+    """Helm renders values through JSON numbers: 4 becomes 4.0 and 1000000 becomes 1e+06."""
+    text = "[kafka]\ntopic_partitions = 4.0\nmax_message_bytes = 1e+06\n"
+    kafka = load_settings(_write(tmp_path, text), {}).kafka
+    assert (kafka.topic_partitions, kafka.max_message_bytes) == (4, 1_000_000)
+    assert isinstance(kafka.topic_partitions, int)
+    with pytest.raises(ConfigError, match=r"kafka\.topic_partitions: expected an integer"):
+        load_settings(_write(tmp_path, "[kafka]\ntopic_partitions = 4.5\n"), {})
