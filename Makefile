@@ -5,7 +5,7 @@ KAFKA4_VERSION ?= 4.1.1
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 
-.PHONY: install lock lock-check system-deps lint typecheck imports test test-kafka4 compose-check run demo bench
+.PHONY: install lock lock-check system-deps helm lint typecheck imports test test-kafka4 compose-check run demo bench
 
 # The dependencies come from the hashed lock (requirements-dev.lock), the project itself without
 # dependencies; a lock older than pyproject.toml's dependencies stops here (run `make lock`).
@@ -35,6 +35,10 @@ lock:
 system-deps:
 	bash .ci/system-deps
 
+# helm for the chart tests (tests/deploy), pinned, built once from the Go module proxy.
+helm:
+	bash .ci/helm >/dev/null
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check streams tests benchmarks
 	$(VENV)/bin/ruff format --check streams tests benchmarks
@@ -47,7 +51,7 @@ imports: $(STAMP)
 
 # Everything: lint, strict types, the pure-domain contract, then all tests (unit and
 # integration) against a real local Kafka broker started by the test session.
-test: system-deps lint typecheck imports
+test: system-deps helm lint typecheck imports
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The integration tests again, against a Kafka 4.x broker.
