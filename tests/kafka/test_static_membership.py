@@ -3,6 +3,7 @@
 A static member that restarts under the same id takes its place back at once: the group never
 holds a ghost member waiting for its session to time out, and the partitions come straight back.
 A dynamic member restarted the same way leaves a ghost for the whole session timeout.
+The workers' /readyz and /healthz probes (streams/observability/health.py) are read here too.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ async def _members(bootstrap: str, group: str) -> list[str]:
     return sorted(str(m[0]) for m in described[5])
 
 
-def _ready(worker: WorkerProcess) -> str:
-    url = f"http://127.0.0.1:{worker.metrics_port}/readyz"
+def _probe(worker: WorkerProcess, path: str = "/readyz") -> str:
+    url = f"http://127.0.0.1:{worker.metrics_port}{path}"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.read().decode().strip()
@@ -45,7 +46,7 @@ def _ready(worker: WorkerProcess) -> str:
 async def _wait_ready(worker: WorkerProcess, timeout_s: float = 90) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        state = await asyncio.to_thread(_ready, worker)
+        state = await asyncio.to_thread(_probe, worker)
         if state.startswith("ok"):
             return state
         await asyncio.sleep(0.2)
@@ -71,6 +72,7 @@ async def test_a_restarted_static_member_takes_its_place_back_at_once(
         await asyncio.to_thread(first.start)
         try:
             assert await _wait_ready(first) == "ok: 4 partitions assigned"
+            assert await asyncio.to_thread(_probe, first, "/healthz") == "ok"
             (member,) = await _members(kafka_bootstrap, topics.group)
             assert member.startswith("capi-streams-0-")
         finally:

@@ -1,21 +1,17 @@
-"""The /healthz and /readyz probes: against a real event loop, and a real worker on the broker."""
+"""The /healthz and /readyz probes against a real event loop and a real HTTP client."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from streams.observability.health import Health, start_metrics_server
-from streams.sandbox.server import SandboxServer
-from tests.kafka.harness import Topics, WorkerProcess, create_topics, worker_env
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -104,25 +100,5 @@ def test_an_empty_assignment_is_ready(served: tuple[Health, int]) -> None:
     assert _get(port, "/readyz") == (200, "ok: 0 partitions assigned\n")
 
 
-@pytest.mark.integration
-async def test_a_real_worker_becomes_ready_and_stays_live(
-    kafka_bootstrap: str, unique_topic: str, unique_group: str, tmp_path: Path
-) -> None:
-    topics = Topics.unique(unique_topic, unique_group)
-    await create_topics(kafka_bootstrap, topics)
-    async with SandboxServer(seed=1) as sandbox:
-        worker = WorkerProcess(worker_env(kafka_bootstrap, sandbox.url, topics), tmp_path / "w.log")
-        await asyncio.to_thread(worker.start)
-        try:
-            deadline = time.monotonic() + 90
-            ready = (0, "")
-            while time.monotonic() < deadline:
-                ready = await asyncio.to_thread(_get, worker.metrics_port, "/readyz")
-                if ready[0] == 200:
-                    break
-                await asyncio.sleep(0.2)
-            assert ready == (200, "ok: 4 partitions assigned\n"), worker.log_tail()
-            live = await asyncio.to_thread(_get, worker.metrics_port, "/healthz")
-            assert live == (200, "ok\n")
-        finally:
-            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+# Against a real worker on the broker: tests/kafka/test_static_membership.py waits for /readyz
+# and checks /healthz of real workers.
