@@ -41,6 +41,7 @@ def served() -> Iterator[tuple[Health, int]]:
         yield health, server.server_port
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(5)
 
 
