@@ -5,7 +5,8 @@ through this module, so tests run against exactly what users start.
 
 Steps of `start` (each one fails with a `BrokerError` that says what went wrong):
 1. Check `java` (and, when jars must be fetched, `mvn`) on PATH.
-2. Fetch the jars once with the POM under `config/kafka/` into the user's cache directory
+2. Fetch the jars once with the POM shipped in this package (`streams/dev/poms/`, package
+   data, so an installed package needs no source checkout) into the user's cache directory
    (`$XDG_CACHE_HOME/capi-streams/kafka-<version>/libs`); later starts reuse them offline.
 3. Write `server.properties` and a console-only logging config into the data dir; format the
    KRaft storage on first start only (a restart keeps the topics).
@@ -46,11 +47,11 @@ MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.
 
 
 def _pom_dir() -> Path:
-    """The folder of the broker POMs: `$CAPI_KAFKA_POM_DIR`, else the repository's config/kafka."""
+    """The folder of the broker POMs: `$CAPI_KAFKA_POM_DIR`, else the package's own `poms/`."""
     env = os.environ.get("CAPI_KAFKA_POM_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "config" / "kafka"
+    return Path(__file__).resolve().parent / "poms"
 
 
 # Kafka's own log4j2 version per 4.x release (gradle/dependencies.gradle); the three log4j2
@@ -120,7 +121,10 @@ def fetch_jars(kafka_version: str, cache_dir: Path | None = None) -> Path:
         raise BrokerError(f"--kafka-version must look like 3.9.2 or 4.1.1, got {kafka_version!r}")
     pom = _pom_dir() / ("pom-4.x.xml" if _is_4x(kafka_version) else "pom-3.9.xml")
     if not pom.exists():
-        raise BrokerError(f"broker POM {pom} not found; set CAPI_KAFKA_POM_DIR to config/kafka")
+        raise BrokerError(
+            f"broker POM {pom} not found (package data of streams.dev: reinstall the "
+            "package, or set CAPI_KAFKA_POM_DIR to a folder holding pom-3.9.xml and pom-4.x.xml)"
+        )
     if libs.exists():
         shutil.rmtree(libs)
     libs.mkdir(parents=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.sandbox.server import SandboxServer
+from streams.dev.sandbox.server import SandboxServer
 from tests.kafka.harness import Topics, WorkerProcess, create_topics, worker_env
 
 pytestmark = pytest.mark.integration
