@@ -1,0 +1,301 @@
+"""The PII guard: an event as sent carries personal data only as hashed `user_data`.
+
+`guard_event(event, policy)` walks everything outside `user_data` (custom_data at any depth,
+contents, store_data, app_data, original/attribution data, URLs, event_name and event_id) and:
+
+* removes every entry whose key names personal data (`keys`: email, phone, first_name,
+  shipping_address, birthday, ...), whatever its value; in hash mode a text or number under such
+  a key is replaced by its SHA-256 (normalized as user_data normalizes em, ph, fn, ln, db; other
+  kinds trimmed and lowercased) and anything else is removed;
+* finds e-mail addresses and phone numbers in every other text (`patterns`): drop mode removes
+  the value (an array element, an object entry, a URL parameter); hash mode replaces each
+  address or number by its SHA-256, in place;
+* guards URLs (any text starting with http(s)://, plus event_source_url and referrer_url) part
+  by part (`urls`): scheme, host, path and non-personal parameters stay.
+
+Values an event cannot lose without becoming invalid or losing deduplication (`HASHED_ALWAYS`:
+event_name, event_id, event_source_url, order ids, contents[].id, app_data.extinfo entries) are
+hashed even in drop mode. Numbers and booleans are never read as phone numbers (order ids,
+prices and times are numbers); a key's value is removed only for its key.
+
+The result lists what was done as (field path pattern, action), never a value: array indices
+become `[]`, keys that are not plain identifiers become `*`, paths stop at `MAX_DEPTH` parts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from streams.domain.hashing import prehashed, sha256_hex
+from streams.domain.normalize import normalize_field
+from streams.domain.privacy.keys import KeyKind, KeyRules
+from streams.domain.privacy.patterns import Found, decoded, find_pii
+from streams.domain.privacy.urls import guard_url, looks_like_url
+
+__all__ = [
+    "HASHED_ALWAYS",
+    "MAX_DEPTH",
+    "GuardAction",
+    "GuardMode",
+    "GuardResult",
+    "Guarded",
+    "PiiPolicy",
+    "guard_event",
+]
+
+
+class GuardMode(StrEnum):
+    """Per dataset: what happens to personal data found outside user_data."""
+
+    DROP = "drop"
+    HASH = "hash"
+    OFF = "off"
+
+
+class GuardAction(StrEnum):
+    """What was done to one field (a stable metric label)."""
+
+    DROP = "drop"
+    HASH = "hash"
+
+
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """One guarded field: its path pattern (no value, no index) and the action."""
+
+    field: str
+    action: GuardAction
+
+
+@dataclass(frozen=True, slots=True)
+class GuardResult:
+    event: dict[str, Any]  # the event to send (the input itself when nothing changed)
+    guarded: tuple[Guarded, ...]
+
+
+@dataclass(frozen=True)
+class PiiPolicy:
+    """One dataset's guard settings. `country` is its default country (phone region)."""
+
+    mode: GuardMode = GuardMode.DROP
+    allow_keys: tuple[str, ...] = ()
+    deny_keys: tuple[str, ...] = ()
+    country: str | None = None
+    rules: KeyRules = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in tuple(GuardMode):
+            raise ValueError("pii_guard must be 'drop', 'hash' or 'off'")
+        object.__setattr__(self, "rules", KeyRules(self.allow_keys, self.deny_keys))
+
+
+MAX_DEPTH: Final = 5
+HASHED_ALWAYS: Final = frozenset(
+    {
+        "event_name",
+        "event_id",
+        "event_source_url",
+        "custom_data.order_id",
+        "custom_data.contents[].id",
+        "original_event_data.event_name",
+        "original_event_data.event_id",
+        "original_event_data.order_id",
+        "app_data.extinfo[]",
+    }
+)
+_URL_FIELDS: Final = frozenset({"event_source_url", "referrer_url"})
+_SAFE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_NORMALIZED_AS: Final = {
+    KeyKind.EMAIL: "em",
+    KeyKind.PHONE: "ph",
+    KeyKind.FIRST_NAME: "fn",
+    KeyKind.LAST_NAME: "ln",
+    KeyKind.BIRTH_DATE: "db",
+}
+_REMOVED: Final = object()
+_SKIPPED: Final = frozenset({"user_data"})
+
+Decision = tuple[str | None, str] | None
+"""None: not personal; else (replacement text, or None to remove; action)."""
+
+
+def guard_event(
+    event: Mapping[str, Any],
+    policy: PiiPolicy,
+    *,
+    current_year: int = 0,
+    skip: Iterable[str] = _SKIPPED,
+) -> GuardResult:
+    """`event` without personal data outside `skip` (user_data), and what was changed.
+
+    `current_year` completes two-digit years of birth dates hashed in hash mode.
+    """
+    if policy.mode is GuardMode.OFF:
+        return GuardResult(dict(event), ())
+    walker = _Walker(policy, current_year)
+    out = walker.object(event, [], frozenset(skip))
+    result = dict(event) if out is _REMOVED or out is event else out
+    return GuardResult(result, tuple(walker.guarded))
+
+
+def safe_key(key: str, country: str | None = None) -> str:
+    """`key` as a path part: plain identifiers as they are, anything else `*`."""
+    if _SAFE_KEY.fullmatch(key) and not find_pii(key, country):
+        return key
+    return "*"
+
+
+def _label(parts: list[str]) -> str:
+    if len(parts) > MAX_DEPTH:
+        parts = [*parts[:MAX_DEPTH], "..."]
+    return ".".join(parts)
+
+
+def _sha(found: Found, country: str | None) -> str:
+    if found.kind is KeyKind.EMAIL:
+        return sha256_hex(normalize_field("em", found.normalized) or found.normalized)
+    return sha256_hex(found.normalized)
+
+
+class _Walker:
+    """One event's walk: copies only the containers it changes, records what it did."""
+
+    __slots__ = ("_country", "_hash", "_rules", "_year", "guarded")
+
+    def __init__(self, policy: PiiPolicy, current_year: int) -> None:
+        self._rules = policy.rules
+        self._hash = policy.mode is GuardMode.HASH
+        self._country = policy.country
+        self._year = current_year
+        self.guarded: list[Guarded] = []
+
+    def _report(self, label: str, action: str) -> None:
+        self.guarded.append(Guarded(label, GuardAction(action)))
+
+    def value(self, value: Any, parts: list[str]) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(value, parts)
+        if kind is dict or isinstance(value, Mapping):
+            return self.object(value, parts, frozenset())
+        if kind is list or kind is tuple:
+            return self.array(value, parts)
+        return value
+
+    def object(self, obj: Mapping[str, Any], parts: list[str], skip: frozenset[str]) -> Any:
+        out: dict[str, Any] | None = None
+        for key, item in obj.items():
+            if key in skip:
+                continue
+            new = self._entry(key, item, parts)
+            if new is item:
+                continue
+            if out is None:
+                out = dict(obj)
+            if new is _REMOVED:
+                del out[key]
+            else:
+                out[key] = new
+        if out is None:
+            return obj
+        return _REMOVED if not out and parts else out
+
+    def _entry(self, key: Any, item: Any, parts: list[str]) -> Any:
+        if not isinstance(key, str):
+            return self.value(item, [*parts, "*"])
+        if find_pii(key, self._country):
+            self._report(_label([*parts, "*"]), GuardAction.DROP)
+            return _REMOVED
+        rules = self._rules
+        if rules.allowed(key):
+            return item
+        here = [*parts, safe_key(key, self._country)]
+        kind = rules.kind(key) if parts else None  # top-level keys are CAPI's own
+        if kind is None:
+            return self.value(item, here)
+        replacement, action = self.personal(item, kind)
+        self._report(_label(here), action)
+        return _REMOVED if replacement is None else replacement
+
+    def array(self, items: list[Any] | tuple[Any, ...], parts: list[str]) -> Any:
+        here = [*parts[:-1], parts[-1] + "[]"] if parts else ["[]"]
+        out = [self.value(item, here) for item in items]
+        if all(new is old for new, old in zip(out, items, strict=True)):
+            return items
+        kept = [item for item in out if item is not _REMOVED]
+        return kept if kept or not items else _REMOVED
+
+    def text(self, text: str, parts: list[str]) -> Any:
+        label = _label(parts)
+        if label in _URL_FIELDS or looks_like_url(text):
+            guarded = guard_url(text, self.rewrite, self._has_pii, self._safe)
+            if guarded is not None:
+                new, edits = guarded
+                for suffix, action in edits:
+                    self._report(label + suffix, action)
+                return new
+        decision = self.found(text, label in HASHED_ALWAYS)
+        if decision is None:
+            return text
+        replacement, action = decision
+        self._report(label, action)
+        return _REMOVED if replacement is None else replacement
+
+    def found(self, text: str, hash_anyway: bool) -> Decision:
+        """Drop or hash the e-mail addresses and phone numbers in `text`."""
+        matches = find_pii(text, self._country)
+        if not matches:
+            return None
+        if not (self._hash or hash_anyway):
+            return None, GuardAction.DROP
+        plain = decoded(text)
+        pieces, end = [], 0
+        for m in matches:
+            pieces += [plain[end : m.start], _sha(m, self._country)]
+            end = m.end
+        pieces.append(plain[end:])
+        return "".join(pieces).strip(), GuardAction.HASH
+
+    def personal(self, value: Any, kind: KeyKind) -> tuple[Any, str]:
+        """The value of a personal key: removed, or hashed in hash mode."""
+        if not self._hash:
+            return None, GuardAction.DROP
+        if isinstance(value, list):
+            hashed = [h for item in value if (h := self._hashed(item, kind)) is not None]
+            return (hashed or None), (GuardAction.HASH if hashed else GuardAction.DROP)
+        hashed_one = self._hashed(value, kind)
+        return hashed_one, (GuardAction.DROP if hashed_one is None else GuardAction.HASH)
+
+    def _hashed(self, value: Any, kind: KeyKind) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return None
+        text = str(value).strip()
+        already = prehashed(text)
+        if already is not None:
+            return already
+        key = _NORMALIZED_AS.get(kind)
+        if key is None:
+            normalized: str | None = text.lower() or None
+        else:
+            normalized = normalize_field(key, text, self._country, current_year=self._year)
+        return None if normalized is None else sha256_hex(normalized)
+
+    def rewrite(self, text: str, key: str | None) -> Decision:
+        """One URL part: a parameter (`key` its name) or a path/fragment text."""
+        if key is not None and key:
+            if self._rules.allowed(key):
+                return None
+            kind = self._rules.kind(key)
+            if kind is not None:
+                return self.personal(text, kind)
+        return self.found(text, False)
+
+    def _has_pii(self, text: str) -> bool:
+        return bool(find_pii(text, self._country))
+
+    def _safe(self, key: str) -> str:
+        return safe_key(key, self._country)
