@@ -218,6 +218,8 @@ class _Walker:
         if kind is None:
             return self.value(item, here)
         replacement, action = self.personal(item, kind)
+        if replacement == item:
+            return item  # already hashed
         self._report(_label(here), action)
         return _REMOVED if replacement is None else replacement
 
