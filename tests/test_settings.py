@@ -27,7 +27,7 @@ def test_the_annotated_example_loads() -> None:
 
 
 def test_the_docker_config_loads() -> None:
-    s = load_settings(ROOT / "config" / "capi-streams.docker.toml", {"CAPI_SANDBOX_TOKEN": "t"})
+    s = load_settings(ROOT / "config" / "capi-streams.docker.toml", {"CAPI_TOKEN": "t"})
     assert s.datasets and s.datasets[0].token is not None
 
 

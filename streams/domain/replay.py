@@ -54,6 +54,7 @@ class NotReplayable(StrEnum):
     NO_EVENT = "no_event"  # neither the event nor the raw input was kept
     EVENT_TIME_TOO_OLD = "event_time_too_old"  # Meta would refuse it now (7 days; 62 offline)
     SOURCE_NOT_INPUT = "source_topic_not_an_input"  # source topic is no input topic: use --topic
+    USER_DATA_NOT_KEPT = "user_data_not_kept"  # only user_data's key names were kept (redacted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,8 @@ def replay_message(
     raw = None if isinstance(event, Mapping) else _raw_bytes(record)
     if not isinstance(event, Mapping) and raw is None:
         return NotReplayable.NO_EVENT
+    if raw is None and record.get("user_data_keys") is not None:
+        return NotReplayable.USER_DATA_NOT_KEPT
     target = topic
     if target is None:
         target = _source_topic(record)

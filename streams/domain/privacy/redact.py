@@ -1,0 +1,87 @@
+"""The event a failure record keeps: `failures.keep_event` = redacted | none | raw.
+
+* `redacted` (default): user_data as it would have been sent (hashed; plain identifiers Meta
+  takes unhashed, such as the user agent, fbc and fbp, stay so a replay can send the event)
+  minus the client IP address, and the PII guard applied to everything else (the dataset's
+  mode, `drop` when the dataset turned the guard off). An event whose user_data was never
+  normalized (no dataset could be chosen, so no policy to hash it with) keeps only the names
+  of its user_data keys (`user_data_keys`), and only CAPI's top-level keys; such a record
+  cannot be replayed.
+* `none`: no event at all.
+* `raw`: the event as the worker built it, unguarded (and unhashed when it was never
+  normalized). Unsafe: the failures topic then holds whatever personal data the input had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from streams.domain.model import SERVER_EVENT_KEYS
+from streams.domain.privacy.guard import GuardMode, PiiPolicy, guard_event, safe_key
+
+__all__ = ["REMOVED_USER_DATA_KEYS", "KeepEvent", "KeptEvent", "kept_event"]
+
+REMOVED_USER_DATA_KEYS: Final = ("client_ip_address",)
+
+
+class KeepEvent(StrEnum):
+    REDACTED = "redacted"
+    NONE = "none"
+    RAW = "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class KeptEvent:
+    """What goes into a failure record: the event (or None), the paths changed or removed
+    (patterns, no values), and the user_data key names when only those are kept."""
+
+    event: dict[str, Any] | None
+    redacted: tuple[str, ...] = ()
+    user_data_keys: tuple[str, ...] | None = None
+
+
+_DEFAULT_POLICY: Final = PiiPolicy()
+
+
+def kept_event(
+    event: Mapping[str, Any] | None,
+    keep: KeepEvent,
+    policy: PiiPolicy | None,
+    *,
+    hashed: bool,
+    current_year: int = 0,
+) -> KeptEvent:
+    """The failure record's event under `keep`. `hashed` says user_data was normalized and
+    hashed with the dataset's policy (`policy` is that dataset's guard policy, or None)."""
+    if event is None or keep is KeepEvent.NONE:
+        return KeptEvent(None)
+    if keep is KeepEvent.RAW:
+        return KeptEvent(dict(event))
+    guard = policy or _DEFAULT_POLICY
+    if guard.mode is GuardMode.OFF:
+        guard = PiiPolicy(GuardMode.DROP, guard.allow_keys, guard.deny_keys, guard.country)
+    if hashed:
+        return _hashed(event, guard, current_year)
+    user_data = event.get("user_data")
+    keys = (
+        tuple(sorted({safe_key(str(k), guard.country) for k in user_data}))
+        if isinstance(user_data, Mapping)
+        else ()
+    )
+    rest = {k: v for k, v in event.items() if k in SERVER_EVENT_KEYS and k != "user_data"}
+    result = guard_event(rest, guard, current_year=current_year)
+    return KeptEvent(result.event, tuple(g.field for g in result.guarded), keys)
+
+
+def _hashed(event: Mapping[str, Any], guard: PiiPolicy, current_year: int) -> KeptEvent:
+    removed: list[str] = []
+    out = dict(event)
+    user_data = event.get("user_data")
+    if isinstance(user_data, Mapping) and any(k in user_data for k in REMOVED_USER_DATA_KEYS):
+        out["user_data"] = {k: v for k, v in user_data.items() if k not in REMOVED_USER_DATA_KEYS}
+        removed = [f"user_data.{k}" for k in REMOVED_USER_DATA_KEYS if k in user_data]
+    result = guard_event(out, guard, current_year=current_year)
+    return KeptEvent(result.event, (*removed, *(g.field for g in result.guarded)))
