@@ -31,10 +31,11 @@ from enum import StrEnum
 from typing import Any, Final
 
 from streams.domain.hashing import prehashed, sha256_hex
+from streams.domain.memo import Memo
 from streams.domain.normalize import normalize_field
 from streams.domain.privacy.keys import KeyKind, KeyRules
-from streams.domain.privacy.patterns import Found, decoded, find_pii
-from streams.domain.privacy.urls import guard_url, looks_like_url
+from streams.domain.privacy.patterns import Found, PiiFinder, decoded, finder
+from streams.domain.privacy.urls import guard_url, looks_like_url, plainly_clean
 
 __all__ = [
     "HASHED_ALWAYS",
@@ -86,11 +87,13 @@ class PiiPolicy:
     deny_keys: tuple[str, ...] = ()
     country: str | None = None
     rules: KeyRules = field(init=False, repr=False, compare=False)
+    memo: _Memos = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in tuple(GuardMode):
             raise ValueError("pii_guard must be 'drop', 'hash' or 'off'")
         object.__setattr__(self, "rules", KeyRules(self.allow_keys, self.deny_keys))
+        object.__setattr__(self, "memo", _Memos(finder(self.country)))
 
 
 MAX_DEPTH: Final = 5
@@ -108,6 +111,7 @@ HASHED_ALWAYS: Final = frozenset(
     }
 )
 _URL_FIELDS: Final = frozenset({"event_source_url", "referrer_url"})
+_SKIPPED: Final = frozenset({"user_data"})
 _SAFE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _NORMALIZED_AS: Final = {
     KeyKind.EMAIL: "em",
@@ -117,10 +121,31 @@ _NORMALIZED_AS: Final = {
     KeyKind.BIRTH_DATE: "db",
 }
 _REMOVED: Final = object()
-_SKIPPED: Final = frozenset({"user_data"})
+_MIN_TEXT: Final = 6  # shorter text holds neither an e-mail address nor a phone number
+# What a key is (`_KeyInfo[0]`):
+_PLAIN: Final = 0
+_PERSONAL: Final = 1
+_ALLOWED: Final = 2
+_PII_IN_KEY: Final = 3
 
-Decision = tuple[str | None, str] | None
-"""None: not personal; else (replacement text, or None to remove; action)."""
+_KeyInfo = tuple[int, KeyKind | None, str]
+"""(what the key is, kind of personal data, the key as a path part)."""
+_ODD_KEY: Final[_KeyInfo] = (_PLAIN, None, "*")  # a non-string key (not JSON; be safe)
+_UrlResult = tuple[str, tuple[tuple[str, str], ...]]
+
+Decision = tuple[Any, str] | None
+"""None: not personal; else (replacement, or None to remove; action)."""
+
+
+class _Memos:
+    """A policy's remembered decisions: per key, per URL (pure: same input, same answer)."""
+
+    __slots__ = ("finder", "keys", "urls")
+
+    def __init__(self, pii_finder: PiiFinder) -> None:
+        self.finder = pii_finder
+        self.keys: Memo[str, _KeyInfo] = Memo(4096)
+        self.urls: Memo[str, _UrlResult] = Memo(4096)
 
 
 def guard_event(
@@ -137,37 +162,69 @@ def guard_event(
     if policy.mode is GuardMode.OFF:
         return GuardResult(dict(event), ())
     walker = _Walker(policy, current_year)
-    out = walker.object(event, [], frozenset(skip))
+    out = walker.object(event, (), frozenset(skip))
     result = dict(event) if out is _REMOVED or out is event else out
     return GuardResult(result, tuple(walker.guarded))
 
 
 def safe_key(key: str, country: str | None = None) -> str:
     """`key` as a path part: plain identifiers as they are, anything else `*`."""
-    if _SAFE_KEY.fullmatch(key) and not find_pii(key, country):
+    if _SAFE_KEY.fullmatch(key) and not finder(country).find(key):
         return key
     return "*"
 
 
-def _label(parts: list[str]) -> str:
+def _label(parts: tuple[str, ...]) -> str:
     if len(parts) > MAX_DEPTH:
-        parts = [*parts[:MAX_DEPTH], "..."]
+        parts = (*parts[:MAX_DEPTH], "...")
     return ".".join(parts)
 
 
-def _sha(found: Found, country: str | None) -> str:
+def _sha(found: Found) -> str:
     if found.kind is KeyKind.EMAIL:
         return sha256_hex(normalize_field("em", found.normalized) or found.normalized)
     return sha256_hex(found.normalized)
 
 
+def _key_info(key: str, policy: PiiPolicy) -> _KeyInfo:
+    """What `key` is under `policy` (remembered)."""
+    memo = policy.memo.keys
+    info = memo.recall(key)
+    if info is None:
+        rules = policy.rules
+        if policy.memo.finder.find(key):
+            info = (_PII_IN_KEY, None, "*")
+        elif rules.allowed(key):
+            info = (_ALLOWED, None, key)
+        else:
+            kind = rules.kind(key)
+            name = key if _SAFE_KEY.fullmatch(key) else "*"
+            info = (_PLAIN, None, name) if kind is None else (_PERSONAL, kind, name)
+        memo.store(key, info)
+    return info
+
+
 class _Walker:
     """One event's walk: copies only the containers it changes, records what it did."""
 
-    __slots__ = ("_country", "_hash", "_rules", "_year", "guarded")
+    __slots__ = (
+        "_country",
+        "_find",
+        "_hash",
+        "_keys_seen",
+        "_memo",
+        "_policy",
+        "_rules",
+        "_year",
+        "guarded",
+    )
 
     def __init__(self, policy: PiiPolicy, current_year: int) -> None:
+        self._policy = policy
         self._rules = policy.rules
+        self._memo = policy.memo
+        self._keys_seen = policy.memo.keys.current  # the memo's current generation (hot path)
+        self._find = policy.memo.finder.find
         self._hash = policy.mode is GuardMode.HASH
         self._country = policy.country
         self._year = current_year
@@ -176,22 +233,41 @@ class _Walker:
     def _report(self, label: str, action: str) -> None:
         self.guarded.append(Guarded(label, GuardAction(action)))
 
-    def value(self, value: Any, parts: list[str]) -> Any:
+    def _key(self, key: str) -> _KeyInfo:
+        return self._keys_seen.get(key) or _key_info(key, self._policy)
+
+    def value(self, value: Any, parts: tuple[str, ...]) -> Any:
         kind = type(value)
         if kind is str:
-            return self.text(value, parts)
+            return value if len(value) < _MIN_TEXT else self.text(value, parts)
         if kind is dict or isinstance(value, Mapping):
             return self.object(value, parts, frozenset())
         if kind is list or kind is tuple:
             return self.array(value, parts)
         return value
 
-    def object(self, obj: Mapping[str, Any], parts: list[str], skip: frozenset[str]) -> Any:
+    def object(self, obj: Mapping[str, Any], parts: tuple[str, ...], skip: frozenset[str]) -> Any:
         out: dict[str, Any] | None = None
+        known = self._keys_seen
         for key, item in obj.items():
             if key in skip:
                 continue
-            new = self._entry(key, item, parts)
+            info = known.get(key) if type(key) is str else None
+            if info is None:
+                info = self._key(key) if type(key) is str else _ODD_KEY
+            kind_of = type(item)
+            if info[0] == _PLAIN or (not parts and info[0] == _PERSONAL):
+                # top-level keys are CAPI's own: never personal by name
+                if kind_of is str:
+                    if len(item) < _MIN_TEXT:
+                        continue
+                    new = self.text(item, (*parts, info[2]))
+                elif kind_of is int or kind_of is float or kind_of is bool:
+                    continue
+                else:
+                    new = self.value(item, (*parts, info[2]))
+            else:
+                new = self._special(info, item, parts)
             if new is item:
                 continue
             if out is None:
@@ -204,52 +280,61 @@ class _Walker:
             return obj
         return _REMOVED if not out and parts else out
 
-    def _entry(self, key: Any, item: Any, parts: list[str]) -> Any:
-        if not isinstance(key, str):
-            return self.value(item, [*parts, "*"])
-        if find_pii(key, self._country):
-            self._report(_label([*parts, "*"]), GuardAction.DROP)
-            return _REMOVED
-        rules = self._rules
-        if rules.allowed(key):
+    def _special(self, info: _KeyInfo, item: Any, parts: tuple[str, ...]) -> Any:
+        """The value of a key that is allowed, personal, or personal data itself."""
+        what, kind, name = info
+        if what == _ALLOWED:
             return item
-        here = [*parts, safe_key(key, self._country)]
-        kind = rules.kind(key) if parts else None  # top-level keys are CAPI's own
-        if kind is None:
-            return self.value(item, here)
+        if what == _PII_IN_KEY:
+            self._report(_label((*parts, "*")), GuardAction.DROP)
+            return _REMOVED
+        assert kind is not None
         replacement, action = self.personal(item, kind)
         if replacement == item:
             return item  # already hashed
-        self._report(_label(here), action)
+        self._report(_label((*parts, name)), action)
         return _REMOVED if replacement is None else replacement
 
-    def array(self, items: list[Any] | tuple[Any, ...], parts: list[str]) -> Any:
-        here = [*parts[:-1], parts[-1] + "[]"] if parts else ["[]"]
+    def array(self, items: list[Any] | tuple[Any, ...], parts: tuple[str, ...]) -> Any:
+        here = (*parts[:-1], parts[-1] + "[]") if parts else ("[]",)
         out = [self.value(item, here) for item in items]
         if all(new is old for new, old in zip(out, items, strict=True)):
             return items
         kept = [item for item in out if item is not _REMOVED]
         return kept if kept or not items else _REMOVED
 
-    def text(self, text: str, parts: list[str]) -> Any:
-        label = _label(parts)
-        if label in _URL_FIELDS or looks_like_url(text):
-            guarded = guard_url(text, self.rewrite, self._has_pii, self._safe)
+    def text(self, text: str, parts: tuple[str, ...]) -> Any:
+        if (len(parts) == 1 and parts[0] in _URL_FIELDS) or text[:4].lower() == "http":
+            guarded = self._url(text) if looks_like_url(text) or parts[0] in _URL_FIELDS else None
             if guarded is not None:
                 new, edits = guarded
-                for suffix, action in edits:
-                    self._report(label + suffix, action)
+                if edits:
+                    label = _label(parts)
+                    for suffix, action in edits:
+                        self._report(label + suffix, action)
                 return new
-        decision = self.found(text, label in HASHED_ALWAYS)
-        if decision is None:
+        if not self._find(text):
             return text
-        replacement, action = decision
+        label = _label(parts)
+        replacement, action = self.found(text, label in HASHED_ALWAYS) or (text, "")
         self._report(label, action)
         return _REMOVED if replacement is None else replacement
 
+    def _url(self, url: str) -> _UrlResult | None:
+        if plainly_clean(url, self._has_pii, self._personal_name):
+            return url, ()
+        memo = self._memo.urls
+        known = memo.current.get(url) or memo.recall(url)
+        if known is None:
+            guarded = guard_url(url, self.rewrite, self._has_pii, self._safe)
+            if guarded is None:
+                return None
+            known = memo.store(url, (guarded[0], tuple(guarded[1])))
+        return known
+
     def found(self, text: str, hash_anyway: bool) -> Decision:
         """Drop or hash the e-mail addresses and phone numbers in `text`."""
-        matches = find_pii(text, self._country)
+        matches = self._find(text)
         if not matches:
             return None
         if not (self._hash or hash_anyway):
@@ -257,7 +342,7 @@ class _Walker:
         plain = decoded(text)
         pieces, end = [], 0
         for m in matches:
-            pieces += [plain[end : m.start], _sha(m, self._country)]
+            pieces += [plain[end : m.start], _sha(m)]
             end = m.end
         pieces.append(plain[end:])
         return "".join(pieces).strip(), GuardAction.HASH
@@ -288,16 +373,19 @@ class _Walker:
 
     def rewrite(self, text: str, key: str | None) -> Decision:
         """One URL part: a parameter (`key` its name) or a path/fragment text."""
-        if key is not None and key:
-            if self._rules.allowed(key):
+        if key:
+            what, kind, _ = self._key(key)
+            if what == _ALLOWED:
                 return None
-            kind = self._rules.kind(key)
-            if kind is not None:
+            if what == _PERSONAL and kind is not None:
                 return self.personal(text, kind)
         return self.found(text, False)
 
+    def _personal_name(self, name: str) -> bool:
+        return self._key(name)[0] != _PLAIN
+
     def _has_pii(self, text: str) -> bool:
-        return bool(find_pii(text, self._country))
+        return bool(self._find(text))
 
     def _safe(self, key: str) -> str:
-        return safe_key(key, self._country)
+        return self._key(key)[2]

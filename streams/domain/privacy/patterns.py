@@ -35,7 +35,7 @@ from streams.domain.memo import Memo
 from streams.domain.phone import normalize_phone, phone_region
 from streams.domain.privacy.keys import KeyKind
 
-__all__ = ["Found", "find_pii", "has_pii"]
+__all__ = ["Found", "PiiFinder", "decoded", "find_pii", "finder", "has_pii"]
 
 _EMAIL: Final = re.compile(
     r"[\w.!#$%&'*+/=?^`{|}~-]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+([^\W\d_]{2,24})(?![\w-])"
@@ -56,9 +56,7 @@ _MIN_TEXT: Final = 6  # a@b.cd
 _NATIONAL: Final = phonenumbers.PhoneNumberFormat.NATIONAL
 _REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _DEFAULT_REGION: Final = "US"
-# The same text always gives the same matches; values repeat across events (product names,
-# categories, page URLs) and `phonenumbers` is slow (~100 us a parse).
-_FOUND: Final[Memo[tuple[str, str | None], tuple[Found, ...]]] = Memo(8192)
+_NOTHING: Final[tuple[Found, ...]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,47 +75,79 @@ def region_of(country: str | None) -> str:
     return region if region in _REGIONS else _DEFAULT_REGION
 
 
+class PiiFinder:
+    """`find_pii` for one default country, remembering its answers: the same text always gives
+    the same matches, values repeat across events (product names, categories, page URLs) and
+    `phonenumbers` is slow (~100 us a parse)."""
+
+    __slots__ = ("_country", "_memo", "_region")
+
+    def __init__(self, country: str | None, memo_size: int = 8192) -> None:
+        self._country = country
+        self._region = region_of(country)
+        self._memo: Memo[str, tuple[Found, ...]] = Memo(memo_size)
+
+    def find(self, text: str) -> tuple[Found, ...]:
+        """Every e-mail address and phone number in `text`, in order, not overlapping.
+
+        Text with `%40` is decoded first: positions refer to `decoded(text)`.
+        """
+        if len(text) < _MIN_TEXT:
+            return _NOTHING
+        known = self._memo.current.get(text)
+        if known is None:
+            known = self._memo.recall(text)
+            if known is None:
+                known = self._memo.store(text, self._find(decoded(text)))
+        return known
+
+    def _find(self, text: str) -> tuple[Found, ...]:
+        found = (
+            [
+                Found(KeyKind.EMAIL, m.start(), m.end(), m.group().lower())
+                for m in _EMAIL.finditer(text)
+                if m.group(1).lower() not in _FILE_EXTENSIONS
+            ]
+            if "@" in text
+            else []
+        )
+        for m in _PHONE.finditer(text) if _DIGIT.search(text) else ():
+            if any(f.start < m.end() and m.start() < f.end for f in found):
+                continue
+            candidate = m.group()
+            if _is_phone(candidate, self._region):
+                normalized = normalize_phone(candidate.lower(), phone_region(self._country))
+                digits = normalized or "".join(_DIGIT_GROUPS.findall(candidate))
+                found.append(Found(KeyKind.PHONE, m.start(), m.end(), digits))
+        if not found:
+            return _NOTHING
+        found.sort(key=lambda f: f.start)
+        return tuple(found)
+
+
+_FINDERS: dict[str | None, PiiFinder] = {}
+_MAX_FINDERS: Final = 64
+
+
+def finder(country: str | None) -> PiiFinder:
+    """The shared finder of a default country (lowercase alpha-2, or None)."""
+    found = _FINDERS.get(country)
+    if found is None:
+        if len(_FINDERS) >= _MAX_FINDERS:
+            _FINDERS.clear()
+        found = _FINDERS[country] = PiiFinder(country)
+    return found
+
+
 def has_pii(text: str, country: str | None) -> bool:
     """True when `text` holds an e-mail address or a phone number."""
-    return bool(find_pii(text, country))
+    return bool(finder(country).find(text))
 
 
-def find_pii(text: str, country: str | None) -> list[Found]:
-    """Every e-mail address and phone number in `text`, in order, not overlapping.
-
-    `country` is the dataset's default country (lowercase alpha-2) or None. `text` with `%40`
-    is decoded first: positions refer to `decoded(text)`.
-    """
-    if len(text) < _MIN_TEXT:
-        return []
-    key = (text, country)
-    known = _FOUND.recall(key)
-    if known is None:
-        known = _FOUND.store(key, _find(decoded(text), country))
-    return list(known)
-
-
-def _find(text: str, country: str | None) -> tuple[Found, ...]:
-    region = region_of(country)
-    found = (
-        [
-            Found(KeyKind.EMAIL, m.start(), m.end(), m.group().lower())
-            for m in _EMAIL.finditer(text)
-            if m.group(1).lower() not in _FILE_EXTENSIONS
-        ]
-        if "@" in text
-        else []
-    )
-    for m in _PHONE.finditer(text) if _DIGIT.search(text) else ():
-        if any(f.start < m.end() and m.start() < f.end for f in found):
-            continue
-        candidate = m.group()
-        if _is_phone(candidate, region):
-            normalized = normalize_phone(candidate.lower(), phone_region(country))
-            digits = normalized or "".join(_DIGIT_GROUPS.findall(candidate))
-            found.append(Found(KeyKind.PHONE, m.start(), m.end(), digits))
-    found.sort(key=lambda f: f.start)
-    return tuple(found)
+def find_pii(text: str, country: str | None) -> tuple[Found, ...]:
+    """Every e-mail address and phone number in `text` (see `PiiFinder.find`); `country` is
+    the dataset's default country (lowercase alpha-2) or None."""
+    return finder(country).find(text)
 
 
 def decoded(text: str) -> str:

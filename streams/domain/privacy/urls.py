@@ -27,7 +27,7 @@ from urllib.parse import (
     urlunsplit,
 )
 
-__all__ = ["UrlEdit", "guard_url", "looks_like_url"]
+__all__ = ["UrlEdit", "guard_url", "looks_like_url", "plainly_clean"]
 
 UrlEdit = tuple[str, str]
 """(field suffix such as `?email`, action: "drop" or "hash")."""
@@ -42,6 +42,25 @@ _CHEAP_CHARS: Final = ("?", "#", "@", "%40")
 def looks_like_url(text: str) -> bool:
     """True for an absolute http(s) URL."""
     return text[:8].lower().startswith(_SCHEMES)
+
+
+def plainly_clean(
+    url: str, has_pii: Callable[[str], bool], personal: Callable[[str], bool]
+) -> bool:
+    """True when `url` certainly needs no change (the common case, without parsing it): no
+    user information or encoded `@`, no personal data in the part before the query, and no
+    parameter with a personal name or value. False means: guard it with `guard_url`."""
+    if "@" in url or "%40" in url:
+        return False
+    base, _, fragment = url.partition("#")
+    base, _, query = base.partition("?")
+    if has_pii(base) or (fragment and has_pii(fragment)):
+        return False
+    for piece in query.split("&") if query else ():
+        name, _, value = piece.partition("=")
+        if "%" in name or "+" in name or personal(name) or has_pii(value):
+            return False
+    return True
 
 
 def guard_url(

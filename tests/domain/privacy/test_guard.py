@@ -15,8 +15,8 @@ from streams.domain.normalize import hash_user_data
 from streams.domain.privacy.guard import (
     MAX_DEPTH,
     GuardAction,
-    GuardMode,
     Guarded,
+    GuardMode,
     PiiPolicy,
     guard_event,
 )
@@ -224,10 +224,15 @@ _SAFE_TEXT = st.sampled_from(
 )
 _KEYS = st.text(string.ascii_lowercase + "_", min_size=1, max_size=8)
 _JSON = st.recursive(
-    st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.booleans()
-    | _PII | _SAFE_TEXT,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(_KEYS | st.just("email") | _PII, children, max_size=3),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.booleans()
+    | _PII
+    | _SAFE_TEXT,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(_KEYS | st.just("email") | _PII, children, max_size=3)
+    ),
     max_leaves=12,
 )
 

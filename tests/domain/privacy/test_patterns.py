@@ -89,7 +89,9 @@ def test_prefixed_ids_are_never_phones(prefix: str, parts: list[str], sep: str) 
     assert not has_pii(text, "us")
 
 
-@given(st.integers(min_value=0, max_value=10**19) | st.floats(allow_nan=False, allow_infinity=False))
+@given(
+    st.integers(min_value=0, max_value=10**19) | st.floats(allow_nan=False, allow_infinity=False)
+)
 def test_numbers_written_out_are_never_pii(number: float) -> None:
     assert not has_pii(str(number), "us")
     assert not has_pii(f"{number:,}", "us")
