@@ -11,6 +11,8 @@ import orjson
 import pytest
 
 from streams.domain.event_time import parse_event_time
+from streams.domain.privacy.guard import PiiPolicy, guard_event
+from streams.domain.privacy.redact import KeepEvent, kept_event
 from streams.domain.records import FailureRecord, SourceRef, failure_record
 from streams.domain.replay import (
     REPLAY_OF_HEADER,
@@ -323,3 +325,38 @@ def test_summary_never_holds_event_values() -> None:
     text = "\n".join(planner.summary.lines())
     assert "c" * 64 not in text and "jane" not in text and "base64" not in text
     assert base64.b64encode(raw).decode() not in text
+
+
+@pytest.mark.parametrize("path", sorted(NATIVE.glob("*.json")), ids=lambda p: p.stem)
+def test_a_redacted_record_replays_to_the_event_it_keeps(path: Path) -> None:
+    """Redacted failure records stay replayable: the guarded event, sent again, transforms and
+    guards to itself (same event_id), so nothing personal comes back and Meta deduplicates."""
+    raw = json.loads(path.read_text())
+    raw.setdefault("custom_data", {})["customer_email"] = "jane.doe@example.com"
+    policy = DatasetPolicy(dataset_id=DS_A)
+    guard = PiiPolicy()
+    seconds = parse_event_time(raw["event_time"])
+    assert seconds is not None
+    now = seconds + 60.0
+    first = transform(raw, policy, now=now, source_key=b"original-key")
+    assert isinstance(first, Accepted)
+    kept = kept_event(first.event, KeepEvent.REDACTED, guard, hashed=True)
+    assert kept.event is not None and "custom_data.customer_email" in kept.redacted
+    rec = _record(event=kept.event, failed_at=now)
+    msg = replay_message(rec, AT, topic=None, input_topics=INPUTS, now=now)
+    assert isinstance(msg, ReplayMessage)
+    again = transform(orjson.loads(msg.value), policy, now=now + 3600, source_key=msg.key)
+    assert isinstance(again, Accepted)
+    assert again.event_id == first.event_id
+    sent = guard_event(again.event, guard)
+    assert sent.guarded == ()
+    assert sent.event == rec["event"]
+
+
+def test_a_record_that_kept_only_user_data_key_names_is_not_replayable() -> None:
+    rec = _record(reason="unknown_dataset", dataset=None, event=_event())
+    rec["user_data_keys"] = ["email"]
+    assert (
+        replay_message(rec, AT, topic=None, input_topics=INPUTS, now=NOW)
+        is NotReplayable.USER_DATA_NOT_KEPT
+    )

@@ -1,0 +1,87 @@
+"""What a failure record keeps of the event: redacted (default), none, or raw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.domain.normalize import hash_user_data
+from streams.domain.privacy.guard import GuardMode, PiiPolicy
+from streams.domain.privacy.redact import KeepEvent, kept_event
+
+EMAIL = "jane.doe@example.com"
+EM_HASH = hash_user_data({"em": EMAIL})["em"][0]
+
+
+def _hashed_event() -> dict[str, Any]:
+    return {
+        "event_name": "Purchase",
+        "event_time": 1_795_770_000,
+        "event_id": "order-1",
+        "action_source": "website",
+        "event_source_url": "https://shop.example.com/?email=jane.doe%40example.com&fbclid=x",
+        "user_data": {
+            "em": [EM_HASH],
+            "client_ip_address": "203.0.113.9",
+            "client_user_agent": "Mozilla/5.0",
+            "fbp": "fb.1.1795770000.123",
+        },
+        "custom_data": {"value": 1, "customer_email": EMAIL, "note": f"for {EMAIL}"},
+    }
+
+
+def test_redacted_keeps_hashed_user_data_minus_the_ip_and_guards_the_rest() -> None:
+    kept = kept_event(_hashed_event(), KeepEvent.REDACTED, PiiPolicy(), hashed=True)
+    assert kept.event is not None
+    assert kept.event["user_data"] == {
+        "em": [EM_HASH],
+        "client_user_agent": "Mozilla/5.0",
+        "fbp": "fb.1.1795770000.123",
+    }
+    assert kept.event["custom_data"] == {"value": 1}
+    assert kept.event["event_source_url"] == "https://shop.example.com/?fbclid=x"
+    assert set(kept.redacted) == {
+        "user_data.client_ip_address",
+        "custom_data.customer_email",
+        "custom_data.note",
+        "event_source_url?email",
+    }
+    assert kept.user_data_keys is None
+    assert EMAIL not in str(kept)
+
+
+def test_redacted_uses_the_hash_mode_of_the_dataset() -> None:
+    kept = kept_event(_hashed_event(), KeepEvent.REDACTED, PiiPolicy(GuardMode.HASH), hashed=True)
+    assert kept.event is not None
+    assert kept.event["custom_data"]["customer_email"] == EM_HASH
+
+
+def test_redacted_guards_even_when_the_dataset_turned_the_guard_off() -> None:
+    kept = kept_event(_hashed_event(), KeepEvent.REDACTED, PiiPolicy(GuardMode.OFF), hashed=True)
+    assert kept.event is not None
+    assert "customer_email" not in kept.event["custom_data"]
+
+
+def test_redacted_lists_only_the_keys_of_user_data_that_was_never_normalized() -> None:
+    raw = {
+        "event_name": "Purchase",
+        "dataset_id": "999",
+        "first_name": "Jane",
+        "user_data": {"email": EMAIL, "phone": "+1 650 555 1212", EMAIL: 1},
+        "custom_data": {"value": 1, "email": EMAIL},
+    }
+    kept = kept_event(raw, KeepEvent.REDACTED, None, hashed=False)
+    assert kept.event == {"event_name": "Purchase", "custom_data": {"value": 1}}
+    assert kept.user_data_keys == ("*", "email", "phone")
+    assert EMAIL not in str(kept)
+
+
+def test_none_keeps_nothing_and_raw_keeps_everything() -> None:
+    event = _hashed_event()
+    assert kept_event(event, KeepEvent.NONE, PiiPolicy(), hashed=True).event is None
+    raw = kept_event(event, KeepEvent.RAW, PiiPolicy(), hashed=True)
+    assert raw.event == event
+    assert raw.redacted == ()
+
+
+def test_no_event_stays_no_event() -> None:
+    assert kept_event(None, KeepEvent.REDACTED, PiiPolicy(), hashed=True).event is None
