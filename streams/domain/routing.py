@@ -3,13 +3,23 @@
 Precedence, first that applies: the event's own `dataset_id`, the `capi-dataset` Kafka header,
 the input topic's mapping in the config, the default dataset. A dataset that is not configured
 is a rejection (`unknown_dataset`), never a silent drop.
+
+A topic locked to its datasets (`routing.topics` with `lock = true`) refuses events that name
+any other dataset through their `dataset_id` or the header (`dataset_not_allowed_for_topic`):
+a producer on one team's topic cannot write into another advertiser's dataset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-__all__ = ["DATASET_HEADER", "MAX_DATASET_ID_LENGTH", "choose_dataset", "is_dataset_id"]
+__all__ = [
+    "DATASET_HEADER",
+    "MAX_DATASET_ID_LENGTH",
+    "choose_dataset",
+    "is_dataset_id",
+    "locked_out",
+]
 
 DATASET_HEADER = "capi-dataset"
 MAX_DATASET_ID_LENGTH = 32
@@ -54,3 +64,9 @@ def choose_dataset(
     if chosen is None:
         return None, False
     return chosen, chosen in known
+
+
+def locked_out(topic: str, dataset: str, locks: Mapping[str, Collection[str]]) -> bool:
+    """True when `topic` is locked to its datasets and `dataset` is not one of them."""
+    allowed = locks.get(topic)
+    return allowed is not None and dataset not in allowed
