@@ -13,17 +13,20 @@ Tokens never sit in the file: a dataset names the variable that holds its token
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from streams.domain.admission import AdmissionContext
 from streams.domain.formats import FormatConfig, parse_format_config
 from streams.domain.model import ACTION_SOURCES
 from streams.domain.routing import is_dataset_id
+from streams.domain.privacy.guard import GuardMode, PiiPolicy
 from streams.domain.transform import DatasetPolicy
 
 __all__ = [
@@ -45,6 +48,8 @@ ENV_PREFIX = "CAPI_"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
 DEFAULT_MAX_EVENT_BYTES = 262_144
+# Hosts that may be reached over plain http: the sandbox of docker-compose.yml, and loopback.
+_SANDBOX_HOSTS = frozenset({"localhost", "sandbox"})
 
 
 class ConfigError(ValueError):
@@ -116,6 +121,14 @@ class DatasetSettings:
     max_bytes: int = 4_000_000
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # one event as sent; larger: event_too_large
     max_future_skew_seconds: int = 60
+    pii_guard: Literal["drop", "hash", "off"] = "drop"  # personal data outside user_data
+    pii_allow_keys: tuple[str, ...] = ()  # keys the guard leaves alone
+    pii_deny_keys: tuple[str, ...] = ()  # more keys that name personal data
+
+    def pii_policy(self) -> PiiPolicy:
+        return PiiPolicy(
+            GuardMode(self.pii_guard), self.pii_allow_keys, self.pii_deny_keys, self.default_country
+        )
 
     def policy(self) -> DatasetPolicy:
         return DatasetPolicy(
@@ -134,6 +147,8 @@ class DatasetSettings:
 class RoutingSettings:
     default_dataset: str | None = None
     topics: Mapping[str, str] = field(default_factory=dict)  # input topic -> dataset id
+    # Locked topics -> the only datasets their events may name (`lock = true`).
+    locks: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,7 @@ class QualitySettings:
 @dataclass(frozen=True)
 class FailuresSettings:
     include_raw: bool = False
+    keep_event: Literal["redacted", "none", "raw"] = "redacted"  # see README Privacy
 
 
 @dataclass(frozen=True)
@@ -194,6 +210,8 @@ class Settings:
             topic_datasets=self.routing.topics,
             default_dataset=self.routing.default_dataset,
             include_raw=self.failures.include_raw,
+            guards={d.id: d.pii_policy() for d in self.datasets},
+            topic_locks=self.routing.locks,
         )
 
     def dataset(self, dataset_id: str) -> DatasetSettings | None:
@@ -226,6 +244,9 @@ _DATASET_KEYS = {
     "max_bytes": int,
     "max_event_bytes": int,
     "max_future_skew_seconds": int,
+    "pii_guard": str,
+    "pii_allow_keys": "tuple[str, ...]",
+    "pii_deny_keys": "tuple[str, ...]",
 }
 
 
@@ -330,6 +351,8 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
         raise ConfigError(f"{where}.id: expected the numeric dataset (pixel) id")
     if kwargs.get("external_id", "hash") not in ("hash", "raw"):
         raise ConfigError(f"{where}.external_id: expected 'hash' or 'raw'")
+    if kwargs.get("pii_guard", "drop") not in ("drop", "hash", "off"):
+        raise ConfigError(f"{where}.pii_guard: expected 'drop', 'hash' or 'off'")
     src = kwargs.get("default_action_source")
     if src is not None and src not in ACTION_SOURCES:
         raise ConfigError(
@@ -392,13 +415,39 @@ def _routing(raw: Mapping[str, Any], datasets: tuple[DatasetSettings, ...]) -> R
     topics = raw.get("topics", {})
     if not isinstance(topics, Mapping):
         raise ConfigError("routing.topics: expected a table of topic = dataset id")
-    for topic, ds in topics.items():
-        if str(ds) not in ids:
-            raise ConfigError(f"routing.topics.{topic}: {ds!r} is not a configured dataset id")
+    chosen: dict[str, str] = {}
+    locks: dict[str, frozenset[str]] = {}
+    for topic, entry in topics.items():
+        dataset, allowed = _topic_route(f"routing.topics.{topic}", entry, ids)
+        chosen[str(topic)] = dataset
+        if allowed is not None:
+            locks[str(topic)] = allowed
     return RoutingSettings(
-        default_dataset=str(default) if default is not None else None,
-        topics={str(k): str(v) for k, v in topics.items()},
+        default_dataset=str(default) if default is not None else None, topics=chosen, locks=locks
     )
+
+
+def _topic_route(where: str, entry: Any, ids: list[str]) -> tuple[str, frozenset[str] | None]:
+    """One `routing.topics` entry: `"id"`, or `{ dataset = "id" | datasets = [...], lock }`.
+    Returns the topic's dataset (the first listed) and, when locked, its allowed datasets."""
+    if not isinstance(entry, Mapping):
+        entry = {"dataset": entry}
+    unknown = set(entry) - {"dataset", "datasets", "lock"}
+    if unknown:
+        raise ConfigError(
+            f"{where}.{sorted(unknown)[0]}: unknown key (known: dataset, datasets, lock)"
+        )
+    if ("dataset" in entry) == ("datasets" in entry):
+        raise ConfigError(f'{where}: expected either dataset = "id" or datasets = ["id", ...]')
+    listed = entry["datasets"] if "datasets" in entry else [entry["dataset"]]
+    if not isinstance(listed, list) or not listed:
+        raise ConfigError(f"{where}.datasets: expected a non-empty list of dataset ids")
+    for ds in listed:
+        if str(ds) not in ids:
+            raise ConfigError(f"{where}: {ds!r} is not a configured dataset id")
+    lock = _coerce(f"{where}.lock", entry.get("lock", False), bool)
+    names = [str(ds) for ds in listed]
+    return names[0], (frozenset(names) if lock else None)
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -459,14 +508,39 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     return settings
 
 
+def _check_graph_url(url: str) -> None:
+    """https, or http to a loopback host or the compose sandbox (`http://sandbox:8080`)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("https", "http") or not host:
+        raise ConfigError("graph.url: expected an https:// URL")
+    if parts.scheme == "http" and not (host in _SANDBOX_HOSTS or _loopback(host)):
+        raise ConfigError(
+            "graph.url: expected https:// (http only to a loopback host or the sandbox): "
+            "the token and customer data must not travel in clear text"
+        )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _check(s: Settings) -> None:
     if not s.kafka.input_topics:
         raise ConfigError("kafka.input_topics: at least one topic is required")
     for name in (s.kafka.responses_topic, s.kafka.failures_topic):
         if name in s.kafka.input_topics:
             raise ConfigError(f"kafka: output topic {name!r} is also an input topic")
-    if not s.graph.url.startswith(("https://", "http://")):
-        raise ConfigError("graph.url: expected an http(s) URL")
+    _check_graph_url(s.graph.url)
+    if s.failures.keep_event not in ("redacted", "none", "raw"):
+        raise ConfigError("failures.keep_event: expected 'redacted', 'none' or 'raw'")
     if not s.graph.api_version.startswith("v"):
         raise ConfigError("graph.api_version: expected a version like v25.0")
     if s.graph.timeout_seconds <= 0:

@@ -20,6 +20,7 @@ from streams.capi.delivery import Deliverer, DeliveryConfig
 from streams.capi.holds import DatasetHolds
 from streams.capi.quality import DatasetQualityClient
 from streams.domain.batching import BatchLimits
+from streams.domain.privacy.redact import KeepEvent
 from streams.domain.retry import RetryPolicy
 from streams.observability.emq import EmqPoller
 from streams.observability.metrics import Metrics
@@ -78,6 +79,8 @@ def build_pipeline(
         responses_topic=k.responses_topic,
         failures_topic=k.failures_topic,
         test_codes=test_codes,
+        keep_event=KeepEvent(settings.failures.keep_event),
+        guards={d.id: d.pii_policy() for d in settings.datasets},
     )
     limits = {
         d.id: BatchLimits(max_events=d.max_events, max_bytes=d.max_bytes) for d in settings.datasets

@@ -9,27 +9,31 @@ this order, and nothing else (no metrics, no I/O):
    checks do not apply;
 2. format mapping (`map_message`): native events, plus unmapped parts; a part whose action is
    `fail` becomes a failure;
-3. per native event: routing to a configured dataset (`unknown_dataset`), the transform
-   (hashing, validation: `RejectReason`), the size of the event as sent
+3. per native event: routing to a configured dataset (`unknown_dataset`; on a locked topic
+   only to its datasets: `dataset_not_allowed_for_topic`), the transform (hashing, validation:
+   `RejectReason`), the PII guard on the event as it will be sent (`streams.domain.privacy`:
+   no personal data outside hashed user_data), the size of the event as sent
    (`datasets[].max_event_bytes`: `event_too_large`), then every `EventCheck` of the context.
 
 The worker's pipeline, `capi-streams validate` and the benchmarks all call it, so they agree on
-what is sent. What the steps noticed (unmapped parts, dropped values) comes back as data for
-the caller's metrics.
+what is sent. What the steps noticed (unmapped parts, dropped values, guarded fields) comes back as
+data for the caller's metrics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
 from streams.domain.formats import FormatConfig, Unmapped, UnmappedAction, map_message
 from streams.domain.normalize import Dropped
+from streams.domain.privacy.guard import Guarded, GuardMode, PiiPolicy, guard_event
 from streams.domain.records import FailureRecord, PipelineReason, SourceRef
-from streams.domain.routing import DATASET_HEADER, choose_dataset
+from streams.domain.routing import DATASET_HEADER, choose_dataset, locked_out
 from streams.domain.transform import (
     DatasetPolicy,
     Rejected,
@@ -85,6 +89,8 @@ class AdmissionContext:
     include_raw: bool = False
     fixed_dataset: str | None = None
     checks: tuple[EventCheck, ...] = ()
+    guards: Mapping[str, PiiPolicy] = field(default_factory=dict)  # per dataset; none: off
+    topic_locks: Mapping[str, frozenset[str]] = field(default_factory=dict)
     known: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +117,7 @@ class EventAdmission:
     result: AcceptedEvent | FailureRecord
     dropped: tuple[Dropped, ...] = ()
     native: Mapping[str, Any] | None = field(default=None, repr=False)
+    guarded: tuple[Guarded, ...] = ()  # what the PII guard removed or hashed
 
 
 @dataclass(slots=True)
@@ -121,6 +128,7 @@ class Admission:
     failures: list[FailureRecord] = field(default_factory=list)
     unmapped: list[tuple[str, Unmapped]] = field(default_factory=list)  # (format, part)
     dropped: list[Dropped] = field(default_factory=list)
+    guarded: list[tuple[str, Guarded]] = field(default_factory=list)  # (dataset, field)
     events: list[EventAdmission] = field(default_factory=list)  # in input order
     format: str | None = None
 
@@ -129,6 +137,7 @@ class Admission:
         self.failures.extend(other.failures)
         self.unmapped.extend(other.unmapped)
         self.dropped.extend(other.dropped)
+        self.guarded.extend(other.guarded)
 
 
 def admit(
@@ -168,6 +177,7 @@ def admit(
         out.events.append(one)
         out.dropped.extend(one.dropped)
         if isinstance(one.result, AcceptedEvent):
+            out.guarded.extend((one.result.dataset, g) for g in one.guarded)
             out.accepted.append(one.result)
         else:
             out.failures.append(one.result)
@@ -230,7 +240,19 @@ def _admit_event(
     dataset, known = _route(native, message, context)
     if dataset is None or not known:
         field_ = "dataset_id" if dataset is not None else None
-        failure = FailureRecord(PipelineReason.UNKNOWN_DATASET, source, field=field_)
+        failure = FailureRecord(
+            PipelineReason.UNKNOWN_DATASET, source, field=field_, event=native, hashed=False
+        )
+        return EventAdmission(failure, native=native)
+    if context.topic_locks and locked_out(source.topic, dataset, context.topic_locks):
+        field_ = "dataset_id" if native.get("dataset_id") is not None else None
+        failure = FailureRecord(
+            PipelineReason.DATASET_NOT_ALLOWED_FOR_TOPIC,
+            source,
+            field=field_,
+            event=native,
+            hashed=False,
+        )
         return EventAdmission(failure, native=native)
     result = transform(native, context.policies[dataset], now=now, source_key=message.key)
     if isinstance(result, Rejected):
@@ -244,7 +266,8 @@ def _admit_event(
             event_name=result.event_name,
         )
         return EventAdmission(failure, tuple(result.dropped), native)
-    size = len(orjson.dumps(result.event))
+    event, guarded = _guarded(result.event, context.guards.get(dataset), now)
+    size = len(orjson.dumps(event))
     # Meta documents no size limit per event; a bound keeps one giant event (huge strings,
     # thousands of contents) out of requests.
     problem: tuple[str, str | None] | None = None
@@ -253,19 +276,28 @@ def _admit_event(
     for check in context.checks:
         if problem is not None:
             break
-        problem = check(dataset, result.event)
+        problem = check(dataset, event)
     if problem is not None:
         failure = FailureRecord(
             problem[0],
             source,
             field=problem[1],
             dataset_id=dataset,
-            event=result.event,
+            event=event,
             event_id=result.event_id,
             event_name=result.event_name,
         )
-        return EventAdmission(failure, tuple(result.dropped), native)
-    accepted = AcceptedEvent(
-        dataset, result.event, result.event_id, result.event_name, size, position
-    )
-    return EventAdmission(accepted, tuple(result.dropped), native)
+        return EventAdmission(failure, tuple(result.dropped), native, guarded)
+    accepted = AcceptedEvent(dataset, event, result.event_id, result.event_name, size, position)
+    return EventAdmission(accepted, tuple(result.dropped), native, guarded)
+
+
+def _guarded(
+    event: dict[str, Any], guard: PiiPolicy | None, now: float
+) -> tuple[dict[str, Any], tuple[Guarded, ...]]:
+    """The event as it will be sent: no personal data outside hashed user_data."""
+    if guard is None or guard.mode is GuardMode.OFF:
+        return event, ()
+    year = datetime.fromtimestamp(now, UTC).year if guard.mode is GuardMode.HASH else 0
+    result = guard_event(event, guard, current_year=year)
+    return result.event, result.guarded

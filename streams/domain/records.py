@@ -1,10 +1,11 @@
 """Shapes of the outcome records written to the responses and failures topics.
 
 Responses topic: one record per request Meta accepted. Failures topic: one record per event that
-will not be delivered, with a reason code. Neither carries raw customer information: failure
-records hold the event as it would have been sent (user_data already hashed) minus the client IP
-address, which Meta takes unhashed and is personal data; raw input appears only for messages that
-could not be parsed at all, and only when the operator turned `failures.include_raw` on.
+will not be delivered, with a reason code. Neither carries raw customer information by default:
+a failure record holds the event as `failures.keep_event` says (`streams.domain.privacy.redact`;
+by default as it would have been sent, user_data hashed, minus the client IP address, with the
+PII guard applied to the rest); raw input appears only for messages that could not be parsed at
+all, and only when the operator turned `failures.include_raw` on.
 """
 
 from __future__ import annotations
@@ -16,25 +17,27 @@ from dataclasses import field as dataclass_field
 from enum import StrEnum
 from typing import Any
 
+from streams.domain.privacy.guard import PiiPolicy
+from streams.domain.privacy.redact import KeepEvent, kept_event
+
 __all__ = [
-    "REDACTED_USER_DATA_KEYS",
     "FailureRecord",
     "GraphErrorInfo",
     "PipelineReason",
     "SourceRef",
     "failure_record",
     "response_record",
-    "safe_event",
 ]
 
 SCHEMA_VERSION = 1
-REDACTED_USER_DATA_KEYS = ("client_ip_address",)
 
 
 class PipelineReason(StrEnum):
     """Failure reasons decided outside the event transform (the transform's are RejectReason)."""
 
     UNKNOWN_DATASET = "unknown_dataset"  # the event names no configured dataset
+    # the event names a dataset its locked topic does not allow (routing.topics lock = true)
+    DATASET_NOT_ALLOWED_FOR_TOPIC = "dataset_not_allowed_for_topic"
     MESSAGE_TOO_LARGE = "message_too_large"  # the Kafka message is over kafka.max_message_bytes
     EVENT_TOO_LARGE = "event_too_large"  # the event as sent is over datasets[].max_event_bytes
     EMPTY_MESSAGE = "empty_message"  # a record with no value (tombstone)
@@ -84,22 +87,6 @@ def _fields(info: GraphErrorInfo) -> Iterable[tuple[str, Any]]:
     yield "detail", info.detail
 
 
-def safe_event(event: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
-    """The event without raw personal data, and the paths that were removed."""
-    if event is None:
-        return None, []
-    user_data = event.get("user_data")
-    if not isinstance(user_data, Mapping) or not any(
-        k in user_data for k in REDACTED_USER_DATA_KEYS
-    ):
-        return dict(event), []
-    cleaned = {k: v for k, v in user_data.items() if k not in REDACTED_USER_DATA_KEYS}
-    removed = [f"user_data.{k}" for k in REDACTED_USER_DATA_KEYS if k in user_data]
-    out = dict(event)
-    out["user_data"] = cleaned
-    return out, removed
-
-
 @dataclass(frozen=True, slots=True)
 class FailureRecord:
     """One event (or message) that will not be delivered: why, where from, and what is known.
@@ -116,11 +103,21 @@ class FailureRecord:
     attempts: int = 0
     graph: GraphErrorInfo | None = None
     raw: bytes | None = dataclass_field(default=None, repr=False)
+    # False: `event` is the input event, user_data never normalized (no dataset policy)
+    hashed: bool = True
 
 
-def failure_record(failure: FailureRecord, now: float) -> dict[str, Any]:
-    """The failures-topic record of `failure`, failed at `now`."""
-    safe, removed = safe_event(failure.event)
+def failure_record(
+    failure: FailureRecord,
+    now: float,
+    *,
+    keep: KeepEvent = KeepEvent.REDACTED,
+    guard: PiiPolicy | None = None,
+    current_year: int = 0,
+) -> dict[str, Any]:
+    """The failures-topic record of `failure`, failed at `now`; its event as `keep` says
+    (`guard`: the dataset's PII guard policy, None for the defaults)."""
+    kept = kept_event(failure.event, keep, guard, hashed=failure.hashed, current_year=current_year)
     out: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "kind": "failure",
@@ -139,10 +136,12 @@ def failure_record(failure: FailureRecord, now: float) -> dict[str, Any]:
         out["event_name"] = failure.event_name
     if failure.graph is not None:
         out["graph"] = failure.graph.as_dict()
-    if safe is not None:
-        out["event"] = safe
-    if removed:
-        out["redacted"] = removed
+    if kept.event is not None:
+        out["event"] = kept.event
+    if kept.redacted:
+        out["redacted"] = list(kept.redacted)
+    if kept.user_data_keys is not None:
+        out["user_data_keys"] = list(kept.user_data_keys)
     if failure.raw is not None:
         out["raw_base64"] = base64.b64encode(failure.raw).decode("ascii")
     return out

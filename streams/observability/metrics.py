@@ -17,13 +17,15 @@ from streams import __version__
 from streams.domain.classify import Outcome
 from streams.domain.model import USER_DATA_HASHED_KEYS, USER_DATA_PLAIN_KEYS
 
-__all__ = ["MATCH_KEYS", "Metrics"]
+__all__ = ["MATCH_KEYS", "MAX_GUARDED_FIELDS", "Metrics"]
 
 # Customer-information keys whose presence drives Meta's Event Match Quality (Meta's
 # Conversions API docs: Customer Information Parameters).
 MATCH_KEYS = tuple(sorted(USER_DATA_HASHED_KEYS | USER_DATA_PLAIN_KEYS))
 _MATCH_KEY_SET = frozenset(MATCH_KEYS)
 NO_DATASET = "none"
+MAX_GUARDED_FIELDS = 200  # distinct `field` labels of capi_pii_guarded_total per dataset
+OTHER_FIELD = "other"
 
 
 class Metrics:
@@ -61,6 +63,13 @@ class Metrics:
             ["field", "reason"],
             registry=r,
         )
+        self.guarded = Counter(
+            "capi_pii_guarded",
+            "Fields the PII guard removed or hashed outside user_data, by path pattern",
+            ["dataset", "field", "action"],
+            registry=r,
+        )
+        self._guarded_fields: dict[str, set[str]] = {}
         self.delivered = Counter(
             "capi_events_delivered",
             "Events accepted by Meta (events_received)",
@@ -209,6 +218,16 @@ class Metrics:
 
     def on_dropped(self, field: str, reason: str) -> None:
         self.dropped.labels(field, reason).inc()
+
+    def on_guarded(self, dataset: str, field: str, action: str) -> None:
+        # Field patterns come from input keys: bounded per dataset, the rest counted as other.
+        seen = self._guarded_fields.setdefault(dataset, set())
+        if field not in seen:
+            if len(seen) >= MAX_GUARDED_FIELDS:
+                field = OTHER_FIELD
+            else:
+                seen.add(field)
+        self.guarded.labels(dataset, field, action).inc()
 
     def on_failed(self, dataset: str | None, reason: str) -> None:
         self.failed.labels(dataset or NO_DATASET, reason).inc()

@@ -147,6 +147,8 @@ class Pipeline:
             obs.on_unmapped(fmt, part.reason.value, part.action.value)
         for drop in admitted.dropped:
             obs.on_dropped(drop.field, drop.reason.value)
+        for dataset, guarded in admitted.guarded:
+            obs.on_guarded(dataset, guarded.field, guarded.action.value)
         for topic, count in consumed.items():
             obs.on_consumed(topic, count)
         acks = [await self._outcomes.failure(f, now) for f in admitted.failures]

@@ -22,6 +22,9 @@ class PipelineObserver(Protocol):
     def on_dropped(self, field: str, reason: str) -> None:
         """A customer-information value was dropped during normalization."""
 
+    def on_guarded(self, dataset: str, field: str, action: str) -> None:
+        """The PII guard removed (`drop`) or hashed (`hash`) a field (a path pattern)."""
+
     def on_failed(self, dataset: str | None, reason: str) -> None:
         """An event (or message) goes to the failures topic."""
 
@@ -44,6 +47,9 @@ class NullPipelineObserver:
         pass
 
     def on_dropped(self, field: str, reason: str) -> None:
+        pass
+
+    def on_guarded(self, dataset: str, field: str, action: str) -> None:
         pass
 
     def on_failed(self, dataset: str | None, reason: str) -> None:

@@ -12,6 +12,7 @@ pipeline awaits all of a window's before it lets the window be acked.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -19,6 +20,8 @@ import orjson
 
 from streams.capi.delivery import DeliveredRequest, EventFailure
 from streams.domain.admission import AcceptedEvent
+from streams.domain.privacy.guard import PiiPolicy
+from streams.domain.privacy.redact import KeepEvent
 from streams.domain.records import (
     FailureRecord,
     GraphErrorInfo,
@@ -53,6 +56,8 @@ class OutcomeWriter:
         failures_topic: str,
         test_codes: Mapping[str, str | None],
         max_record_bytes: int = MAX_RECORD_BYTES,
+        keep_event: KeepEvent = KeepEvent.REDACTED,
+        guards: Mapping[str, PiiPolicy] | None = None,
     ) -> None:
         self._sink = sink
         self._observer = observer
@@ -60,11 +65,20 @@ class OutcomeWriter:
         self._failures = failures_topic
         self._test_codes = dict(test_codes)
         self._max = max_record_bytes
+        self._keep = keep_event  # what a failure record keeps of its event (README: Privacy)
+        self._guards = dict(guards or {})
 
     async def failure(self, failure: FailureRecord, now: float) -> Awaitable[Any]:
         """Emit one failure record."""
         self._observer.on_failed(failure.dataset_id, str(failure.reason))
-        record = failure_record(failure, now)
+        dataset = failure.dataset_id
+        record = failure_record(
+            failure,
+            now,
+            keep=self._keep,
+            guard=self._guards.get(dataset) if dataset is not None else None,
+            current_year=time.gmtime(now).tm_year,
+        )
         value = orjson.dumps(record)
         if len(value) > self._max:
             # Kafka would refuse the record (message.max.bytes) and block the partition: keep
