@@ -74,6 +74,7 @@ def _validate(args: argparse.Namespace) -> int:
         options=topic_format.options,
         mappings=settings.formats.mappings,
         max_event_bytes=configured.max_event_bytes if configured else DEFAULT_MAX_EVENT_BYTES,
+        guard=configured.pii_policy() if configured else None,
     )
     print(render_text(items), end="")
     return 1 if has_failures(items) else 0

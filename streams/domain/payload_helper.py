@@ -37,6 +37,7 @@ from streams.domain.model import (
     SERVER_EVENT_KEYS,
 )
 from streams.domain.normalize import ALIASES, HASHED_KEYS, UNHASHED_KEYS, UNKNOWN_KEY_FIELD
+from streams.domain.privacy.guard import Guarded, PiiPolicy
 from streams.domain.records import FailureRecord, SourceRef
 from streams.domain.transform import DatasetPolicy, RejectReason
 
@@ -99,6 +100,7 @@ class Explanation:
     field: str | None = None  # CAPI field (rejected) or source field (unmapped)
     action: UnmappedAction | None = None  # unmapped and custom: what the topic policy does
     dropped: tuple[DroppedField, ...] = ()
+    guarded: tuple[Guarded, ...] = ()  # what the PII guard removed or hashed (sent events)
 
     @property
     def fails(self) -> bool:
@@ -166,6 +168,7 @@ def explain(
     mappings: Mapping[str, MappingSpec] | None = None,
     received_at: float | None = None,
     max_event_bytes: int | None = None,
+    guard: PiiPolicy | None = None,
 ) -> list[Explanation]:
     """One `Explanation` per event or unmapped part of `source`, in input order.
 
@@ -173,6 +176,7 @@ def explain(
     format name (or `auto`); `headers` apply to every message that has none of its own.
     Every event goes through the worker's admission step (`streams.domain.admission`) with
     `policy`'s dataset, limited to `max_event_bytes` when given (the dataset's setting).
+    `guard` is the dataset's PII guard policy (default: the guard's defaults, `drop`).
     `received_at` (default `now`) stands in for the Kafka record time. Event ids derived
     here use no Kafka key, so they differ from those of keyed records in the stream.
     """
@@ -180,7 +184,7 @@ def explain(
         messages = [SourceMessage(1, {}, dict(source))]
     else:
         messages = read_messages(source)
-    context = _context(fmt, policy, options, mappings, max_event_bytes)
+    context = _context(fmt, policy, options, mappings, max_event_bytes, guard or PiiPolicy())
     arrival = now if received_at is None else received_at
     out: list[Explanation] = []
     for message in messages:
@@ -211,6 +215,7 @@ def _context(
     options: FormatOptions | None,
     mappings: Mapping[str, MappingSpec] | None,
     max_event_bytes: int | None,
+    guard: PiiPolicy,
 ) -> AdmissionContext:
     """Admission for one dataset, with no routing: every event goes to `policy`."""
     dataset = policy.dataset_id
@@ -221,6 +226,7 @@ def _context(
             default=TopicFormat(fmt, options or FormatOptions()), mappings=mappings or {}
         ),
         fixed_dataset=dataset,
+        guards={dataset: guard},
     )
 
 
@@ -262,6 +268,7 @@ def _explain_event(position: int, index: int | None, fmt: str, one: EventAdmissi
         event_id=result.event_id,
         event_name=result.event_name,
         dropped=dropped,
+        guarded=one.guarded,
     )
 
 
@@ -327,6 +334,7 @@ def render_text(explanations: Sequence[Explanation]) -> str:
             lines.append("  would send:" if item.outcome is Outcome.SENT else "  as built:")
             lines.append(_indented(item.event))
         lines.extend(f"  dropped {d.field}: {d.reason}" for d in item.dropped)
+        lines.extend(f"  pii guard {g.action.value} {g.field}" for g in item.guarded)
     events = [e for e in explanations if e.outcome is not Outcome.CUSTOM]
     sent = sum(e.outcome is Outcome.SENT for e in events)
     failing = sum(e.fails for e in events)

@@ -94,6 +94,9 @@ DEFAULT_PERSONAL_KEYS: Final[dict[str, KeyKind]] = {
     "user_name": _O,
     "username": _O,
     "cardholder_name": _O,
+    "recipient": _O,
+    "addressee": _O,
+    "contact_person": _O,
     # postal address
     "street": _O,
     "street_address": _O,
