@@ -517,7 +517,7 @@ def _check_graph_url(url: str) -> None:
         host = None
         parts = None
     if parts is None or parts.scheme not in ("https", "http") or not host:
-        raise ConfigError("graph.url: expected an https:// URL")
+        raise ConfigError("graph.url: expected https:// and a host")
     if parts.scheme == "http" and not (host in _SANDBOX_HOSTS or _loopback(host)):
         raise ConfigError(
             "graph.url: expected https:// (http only to a loopback host or the sandbox): "

@@ -64,7 +64,7 @@ def test_environment_overrides_every_section(tmp_path: Path) -> None:
         ("[kafka]\nbootstrap = 'x'\n", {}, "kafka.bootstrap: unknown key"),
         ("[graph]\ntimeout_seconds = 'soon'\n", {}, "graph.timeout_seconds: expected a number"),
         ("[graph]\nmax_in_flight = 0\n", {}, "graph.max_in_flight: expected >= 1"),
-        ("[graph]\nurl = 'ftp://x'\n", {}, "graph.url: expected an http"),
+        ("[graph]\nurl = 'ftp://x'\n", {}, "graph.url: expected https://"),
         ("[nope]\n", {}, "nope: unknown section"),
         ("[[datasets]]\nid = '1'\n", {}, r"datasets\[0\].token_env: required"),
         (
@@ -150,3 +150,98 @@ def test_whole_numbers_written_as_floats_are_integers(tmp_path: Path) -> None:
     assert isinstance(kafka.topic_partitions, int)
     with pytest.raises(ConfigError, match=r"kafka\.topic_partitions: expected an integer"):
         load_settings(_write(tmp_path, "[kafka]\ntopic_partitions = 4.5\n"), {})
+
+
+# ---------------------------------------------------------------- privacy
+
+_TWO = '[[datasets]]\nid = "1"\ntoken_env = "T"\n[[datasets]]\nid = "2"\ntoken_env = "T"\n'
+
+
+def test_pii_guard_settings_per_dataset(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        _TWO.replace(
+            'id = "1"\ntoken_env = "T"\n',
+            'id = "1"\ntoken_env = "T"\npii_guard = "hash"\npii_allow_keys = ["name"]\n'
+            'pii_deny_keys = ["vat_id"]\ndefault_country = "DE"\n',
+            1,
+        ),
+    )
+    s = load_settings(path, {"T": TOKEN, "CAPI_DATASETS__1__PII_GUARD": "off"})
+    first, second = (d.pii_policy() for d in s.datasets)
+    assert (first.mode.value, first.allow_keys, first.deny_keys, first.country) == (
+        "hash",
+        ("name",),
+        ("vat_id",),
+        "de",
+    )
+    assert second.mode.value == "off"
+    assert s.admission().guards["1"] == first
+    assert s.failures.keep_event == "redacted"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[[datasets]]\nid = "1"\ntoken_env = "T"\npii_guard = "mask"\n', "datasets[0].pii_guard"),
+        ('[failures]\nkeep_event = "all"\n', "failures.keep_event"),
+    ],
+)
+def test_bad_privacy_settings_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    if "datasets" not in text:
+        text = '[[datasets]]\nid = "1"\ntoken_env = "T"\n' + text
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(_write(tmp_path, text), {"T": TOKEN})
+
+
+def test_routing_topics_may_lock_a_topic_to_its_datasets(tmp_path: Path) -> None:
+    text = _TWO + (
+        "[routing.topics]\n"
+        'plain = "1"\n'
+        'team-a = { dataset = "1", lock = true }\n'
+        'team-b = { datasets = ["2", "1"], lock = true }\n'
+        'unlocked = { dataset = "2" }\n'
+    )
+    s = load_settings(_write(tmp_path, text), {"T": TOKEN})
+    assert s.routing.topics == {"plain": "1", "team-a": "1", "team-b": "2", "unlocked": "2"}
+    assert s.routing.locks == {"team-a": frozenset({"1"}), "team-b": frozenset({"1", "2"})}
+    assert s.admission().topic_locks == s.routing.locks
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('{ dataset = "3", lock = true }', r"routing.topics.t: '3' is not a configured"),
+        ('{ dataset = "1", datasets = ["2"] }', "routing.topics.t: expected either"),
+        ("{ lock = true }", "routing.topics.t: expected either"),
+        ("{ datasets = [] }", "routing.topics.t.datasets: expected a non-empty list"),
+        ('{ dataset = "1", lock = "yes please" }', "routing.topics.t.lock: expected true"),
+        ('{ dataset = "1", locked = true }', "routing.topics.t.locked: unknown key"),
+    ],
+)
+def test_bad_topic_routes_name_the_key(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(_write(tmp_path, _TWO + f"[routing.topics]\nt = {entry}\n"), {"T": TOKEN})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://graph.facebook.com",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+        "http://sandbox:8080",
+    ],
+)
+def test_graph_url_is_https_or_a_local_sandbox(tmp_path: Path, url: str) -> None:
+    s = load_settings(None, {"CAPI_GRAPH__URL": url})
+    assert s.graph.url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://graph.facebook.com", "http://10.0.0.5:8080", "ftp://x", "graph.facebook.com"]
+)
+def test_graph_url_over_plain_http_elsewhere_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"graph\.url: expected https://"):
+        load_settings(None, {"CAPI_GRAPH__URL": url})

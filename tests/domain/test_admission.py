@@ -3,6 +3,7 @@ steps noticed reported as data."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from streams.domain.admission import (
     admit_all,
 )
 from streams.domain.formats import parse_format_config
+from streams.domain.privacy.guard import PiiPolicy
 from streams.domain.records import FailureRecord, SourceRef
 from streams.domain.transform import DatasetPolicy
 
@@ -118,3 +120,56 @@ def test_a_fixed_dataset_skips_routing() -> None:
     ctx = _context(fixed_dataset=DS_B)
     [accepted] = admit(_msg(orjson.dumps(_event(dataset_id=DS_A))), ctx, NOW).accepted
     assert accepted.dataset == DS_B
+
+
+# ---------------------------------------------------------------- privacy
+
+
+def test_every_format_goes_through_the_pii_guard_before_sizing() -> None:
+    ctx = _context(guards={DS_A: PiiPolicy(country="us")})
+    event = _event(
+        custom_data={"customer_email": "p@example.com", "note": "call (650) 555-1212"},
+        event_source_url="https://x.example/?email=p%40example.com&utm_source=fb",
+    )
+    result = admit(_msg(orjson.dumps(event)), ctx, NOW)
+    [accepted] = result.accepted
+    assert "custom_data" not in accepted.event
+    assert accepted.event["event_source_url"] == "https://x.example/?utm_source=fb"
+    assert accepted.size == len(orjson.dumps(accepted.event))
+    assert sorted((ds, g.field, g.action.value) for ds, g in result.guarded) == [
+        (DS_A, "custom_data.customer_email", "drop"),
+        (DS_A, "custom_data.note", "drop"),
+        (DS_A, "event_source_url?email", "drop"),
+    ]
+    segment = json.loads((DATA / "segment" / "order_completed.json").read_text())
+    segment["properties"]["customer_email"] = "p@example.com"
+    segment["timestamp"] = "2026-11-19T16:42:07Z"
+    seg_ctx = _context(
+        guards={DS_A: PiiPolicy()},
+        formats=parse_format_config({"format": "segment"}, {}),
+    )
+    [seg] = admit(_msg(orjson.dumps(segment)), seg_ctx, NOW).accepted
+    assert "customer_email" not in seg.event["custom_data"]
+
+
+def test_a_dataset_without_a_guard_policy_sends_as_transformed() -> None:
+    event = _event(custom_data={"customer_email": "p@example.com"})
+    [accepted] = admit(_msg(orjson.dumps(event)), _context(), NOW).accepted
+    assert accepted.event["custom_data"] == {"customer_email": "p@example.com"}
+
+
+def test_a_locked_topic_refuses_events_naming_another_dataset() -> None:
+    ctx = _context(topic_datasets={"team-a": DS_A}, topic_locks={"team-a": frozenset({DS_A})})
+    own = admit(_msg(orjson.dumps(_event(1)), topic="team-a"), ctx, NOW)
+    assert own.accepted and not own.failures
+    named = admit(_msg(orjson.dumps(_event(2, dataset_id=DS_B)), topic="team-a"), ctx, NOW)
+    [failure] = named.failures
+    assert (failure.reason, failure.field) == ("dataset_not_allowed_for_topic", "dataset_id")
+    assert failure.hashed is False and failure.dataset_id is None
+    header = InputMessage(
+        SourceRef("team-a", 0, 3), b"k", orjson.dumps(_event(3)), {"capi-dataset": DS_B.encode()}
+    )
+    [failure] = admit(header, ctx, NOW).failures
+    assert (failure.reason, failure.field) == ("dataset_not_allowed_for_topic", None)
+    other_topic = admit(_msg(orjson.dumps(_event(4, dataset_id=DS_B)), topic="b"), ctx, NOW)
+    assert [a.dataset for a in other_topic.accepted] == [DS_B]

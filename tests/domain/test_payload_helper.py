@@ -16,6 +16,7 @@ from streams.domain.payload_helper import (
     read_messages,
     render_text,
 )
+from streams.domain.privacy.guard import GuardMode, PiiPolicy
 from streams.domain.transform import DatasetPolicy, RejectReason
 from tests.domain.formats.samples import DATA, NOW, POLICY, sha
 
@@ -71,6 +72,18 @@ class TestExplain:
             event_name="Lead",
         )
         assert not item.fails
+
+    def test_the_pii_guard_is_applied_and_listed(self) -> None:
+        lead = dict(LEAD, custom_data={"customer_email": "A@Example.com", "plan": "pro"})
+        (item,) = explain(orjson.dumps(lead), "native", POLICY, NOW)
+        assert item.event is not None and item.event["custom_data"] == {"plan": "pro"}
+        assert [(g.field, g.action.value) for g in item.guarded] == [
+            ("custom_data.customer_email", "drop")
+        ]
+        assert "  pii guard drop custom_data.customer_email" in render_text([item])
+        hashed = explain(orjson.dumps(lead), "native", POLICY, NOW, guard=PiiPolicy(GuardMode.HASH))
+        assert hashed[0].event is not None
+        assert hashed[0].event["custom_data"]["customer_email"] == sha("a@example.com")
 
     def test_rejection_and_dropped_fields_with_reasons(self) -> None:
         event = {

@@ -287,7 +287,10 @@ def _leaks(text: str, extra: tuple[str, ...] = ()) -> list[str]:
 
 
 async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
-    kafka_bootstrap: str, sandbox: SandboxServer, unique_topic: str, unique_group: str,
+    kafka_bootstrap: str,
+    sandbox: SandboxServer,
+    unique_topic: str,
+    unique_group: str,
     tmp_path: Path,
 ) -> None:
     base = Topics.unique(unique_topic, unique_group, partitions=2)
@@ -313,8 +316,9 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
         coords = await produce(kafka_bootstrap, inputs[fmt], [orjson.dumps(v) for v in values])
         produced.extend((inputs[fmt], c) for c in coords)
 
-    await put("native", [_native(1, now), _app(now), _native(2, now, custom_data=_custom(
-        currency=None))])
+    await put(
+        "native", [_native(1, now), _app(now), _native(2, now, custom_data=_custom(currency=None))]
+    )
     await put("segment", [_segment(1, now), _segment(2, now, failing=True)])
     await put("rudderstack", [_segment(3, now), _segment(4, now, failing=True)])
     await put("ga4", [_ga4(now)])
@@ -324,8 +328,17 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
     csv_file.write_text(_csv(now))
     imported = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "streams.cli", "import", str(csv_file), "--mapping", "offline",
-         "--topic", inputs["csv"]],
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "import",
+            str(csv_file),
+            "--mapping",
+            "offline",
+            "--topic",
+            inputs["csv"],
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -356,8 +369,15 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
     log = worker.log_path.read_text(errors="replace")
     # Every format delivered, and every failing input was recorded.
     delivered_ids = {r["event_id"] for r in received}
-    assert {"native-1", "native-app", "seg-1", "seg-3", "ga4-1", "cloudevent-1",
-            "mapped-1"} <= delivered_ids, (delivered_ids, worker.log_tail())
+    assert {
+        "native-1",
+        "native-app",
+        "seg-1",
+        "seg-3",
+        "ga4-1",
+        "cloudevent-1",
+        "mapped-1",
+    } <= delivered_ids, (delivered_ids, worker.log_tail())
     assert len(received) == 9, sorted(delivered_ids)  # + the first CSV row
     reasons = sorted(r["reason"] for r in failures)
     assert reasons == ["missing_currency"] * 3 + ["missing_value"] * 3, reasons
