@@ -19,7 +19,9 @@ a dataset with an `app_secret` requires `appsecret_proof` = HMAC-SHA256(app_secr
 Admin endpoints (JSON, never faulted): `GET /_sandbox/events?dataset=&event_id=&offset=&limit=`,
 `GET /_sandbox/stats`, `POST /_sandbox/reset`, `GET|POST /_sandbox/faults` (POST a JSON object
 with the fields to change), `POST /_sandbox/datasets/{id}/token-invalid` with
-`{"invalid": true|false}`, `GET /_sandbox/datasets`, `GET /_sandbox/health`.
+`{"invalid": true|false}`, `GET /_sandbox/datasets`, `GET /_sandbox/health`. All but the health
+check only when asked for (`create_app(admin=True)`, `capi-streams sandbox --admin`): the
+receipts are the events it accepted, and the faults change what every client gets.
 """
 
 from __future__ import annotations
@@ -365,6 +367,10 @@ async def admin_datasets(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def _admin_off(request: web.Request) -> web.StreamResponse:
+    return _admin_error("not found (admin endpoints are off: start with --admin)", 404)
+
+
 async def admin_health(request: web.Request) -> web.StreamResponse:
     return _json({"ok": True})
 
@@ -377,22 +383,29 @@ async def _on_cleanup(app: web.Application) -> None:
     app[STATE].receipts.close()
 
 
-def create_app(state: SandboxState) -> web.Application:
-    """The sandbox application around a state (datasets, faults, receipts, clock)."""
+def create_app(state: SandboxState, *, admin: bool = True) -> web.Application:
+    """The sandbox application around a state (datasets, faults, receipts, clock).
+
+    `admin` False serves only the Graph API routes and `/_sandbox/health`: the receipts (the
+    events it accepted), stats, reset and fault injection stay off (the `sandbox` command's
+    default, unless `--admin` or CAPI_SANDBOX_ADMIN=1)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE] = state
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     r = app.router
     # Admin routes first: /{version}/{dataset_id} would match /_sandbox/<x> too.
-    r.add_get("/_sandbox/events", admin_events)
-    r.add_get("/_sandbox/stats", admin_stats)
-    r.add_post("/_sandbox/reset", admin_reset)
-    r.add_get("/_sandbox/faults", admin_get_faults)
-    r.add_post("/_sandbox/faults", admin_set_faults)
-    r.add_get("/_sandbox/datasets", admin_datasets)
-    r.add_post("/_sandbox/datasets/{dataset_id}/token-invalid", admin_token_invalid)
+    if admin:
+        r.add_get("/_sandbox/events", admin_events)
+        r.add_get("/_sandbox/stats", admin_stats)
+        r.add_post("/_sandbox/reset", admin_reset)
+        r.add_get("/_sandbox/faults", admin_get_faults)
+        r.add_post("/_sandbox/faults", admin_set_faults)
+        r.add_get("/_sandbox/datasets", admin_datasets)
+        r.add_post("/_sandbox/datasets/{dataset_id}/token-invalid", admin_token_invalid)
     r.add_get("/_sandbox/health", admin_health)
+    if not admin:
+        r.add_route("*", "/_sandbox/{rest:.*}", _admin_off)
     r.add_post("/{version}/{dataset_id}/events", post_events)
     r.add_get("/{version}/dataset_quality", get_dataset_quality)  # before /{version}/{id}
     r.add_get("/{version}/{dataset_id}", get_dataset)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from streams.dev.sandbox.faults import FaultConfig, FaultConfigError
 from streams.dev.sandbox.receipts import DEFAULT_MAX_EVENTS
 from streams.dev.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, run_sandbox
 
-__all__ = ["add_arguments", "faults_from_args", "main", "run_from_args"]
+__all__ = ["ADMIN_ENV", "add_arguments", "faults_from_args", "main", "run_from_args"]
+
+ADMIN_ENV = "CAPI_SANDBOX_ADMIN"
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="events kept in memory for /_sandbox/events (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault draws")
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        default=os.environ.get(ADMIN_ENV, "").strip().lower() in ("1", "true", "yes", "on"),
+        help=f"serve the /_sandbox admin endpoints (receipts, stats, reset, faults; also "
+        f"{ADMIN_ENV}=1); off by default: anyone who reaches the port could read the events",
+    )
     g = parser.add_argument_group("fault injection (probabilities per request, 0..1)")
     g.add_argument("--fault-5xx", type=float, default=0.0, metavar="P")
     g.add_argument("--fault-5xx-statuses", type=_int_list, default=(500, 502, 503), metavar="LIST")
@@ -120,6 +130,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             jsonl_path=args.receipts_file,
             max_events=args.max_receipts if args.max_receipts >= 0 else None,
             seed=args.seed,
+            admin=args.admin,
         )
     except (FaultConfigError, DatasetsFileError) as exc:
         log.error("sandbox: %s", exc)

@@ -49,8 +49,10 @@ class SandboxServer:
         max_events: int | None = DEFAULT_MAX_EVENTS,
         seed: int | None = None,
         shutdown_timeout: float = 2.0,
+        admin: bool = True,
     ) -> None:
         self._host = host
+        self._admin = admin
         self._port = port
         self._shutdown_timeout = shutdown_timeout
         self.state = SandboxState(
@@ -79,7 +81,7 @@ class SandboxServer:
             raise RuntimeError("the sandbox is already started")
         self.state.closing.clear()  # a restarted server pauses again
         runner = web.AppRunner(
-            create_app(self.state),
+            create_app(self.state, admin=self._admin),
             access_log=None,
             handler_cancellation=True,
             shutdown_timeout=self._shutdown_timeout,
@@ -132,8 +134,10 @@ def run_sandbox(
     jsonl_path: Path | None = None,
     max_events: int | None = DEFAULT_MAX_EVENTS,
     seed: int | None = None,
+    admin: bool = False,
 ) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (the `capi-streams sandbox` command)."""
+    """Serve in the foreground until SIGINT/SIGTERM (the `capi-streams sandbox` command);
+    `admin` turns on the `/_sandbox/...` admin endpoints."""
     datasets = load_datasets(datasets_file)
     server = SandboxServer(
         host=host,
@@ -143,6 +147,7 @@ def run_sandbox(
         jsonl_path=jsonl_path,
         max_events=max_events,
         seed=seed,
+        admin=admin,
     )
 
     async def main() -> None:
