@@ -192,18 +192,37 @@ async def test_replay_after_an_outage_delivers_each_event_once_and_meta_dedups_a
     await create_topics(kafka_bootstrap, topics)
     now = int(time.time())
     n = 60
-    events = [_plain_event(i, now, dataset_id=(DATASET_A, DATASET_B)[i % 2]) for i in range(n)]
+    # Personal data outside user_data: dataset B turned its PII guard off, so its events are
+    # sent with it, and only the failure record's redaction removes it.
+    custom = {"currency": "usd", "customer_email": "Buyer.7@Example.com"}
+    events = [
+        _plain_event(
+            i, now, dataset_id=(DATASET_A, DATASET_B)[i % 2], custom_data=custom | {"value": 10 + i}
+        )
+        for i in range(n)
+    ]
     invalid = [_plain_event(100 + i, now, custom_data={"value": 3}) for i in range(3)]
     coords = await produce(
         kafka_bootstrap, topics.input, [orjson.dumps(e) for e in events + invalid]
     )
-    env = worker_env(kafka_bootstrap, sandbox.url, topics, extra={"CAPI_GRAPH__MAX_ATTEMPTS": "1"})
+    env = worker_env(
+        kafka_bootstrap,
+        sandbox.url,
+        topics,
+        extra={"CAPI_GRAPH__MAX_ATTEMPTS": "1", "CAPI_DATASETS__1__PII_GUARD": "off"},
+    )
     worker = WorkerProcess(env, tmp_path / "w.log")
     await asyncio.to_thread(worker.start)
     try:
         outcome = await _wait_outcomes(worker, kafka_bootstrap, topics, coords)
         assert [outcome[c] for c in coords] == ["retries_exhausted"] * n + ["missing_currency"] * 3
         assert await sandbox_events(sandbox.url) == []
+        failures = await read_all(
+            kafka_bootstrap, topics.failures, until=lambda r: len(r) >= n + 3, timeout_s=30
+        )
+        assert b"Example.com" not in orjson.dumps(failures)  # redacted records
+        redacted_b = [f for f in failures if f.get("dataset_id") == DATASET_B]
+        assert redacted_b and all("custom_data.customer_email" in f["redacted"] for f in redacted_b)
 
         # The cause is fixed; replay only the outage's failures.
         sandbox.state.faults.config = FaultConfig()
