@@ -45,7 +45,7 @@ class Rig:
         port = free_port()
         self._sandbox = subprocess.Popen(
             [
-                *(sys.executable, "-m", "streams.cli", "sandbox", "--port", str(port)),
+                *(sys.executable, "-m", "streams.cli", "sandbox", "--port", str(port), "--admin"),
                 *("--latency-ms", str(self._latency[0])),
                 *("--latency-jitter-ms", str(self._latency[1])),
                 *("--max-receipts", "0"),

@@ -102,6 +102,7 @@ def start_sandbox(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes
         str(port),
         "--max-receipts",
         str(args.max_receipts),
+        "--admin",  # the benchmark reads /_sandbox/stats
     ]
     if args.receipts_file:
         cmd += ["--receipts-file", args.receipts_file]
