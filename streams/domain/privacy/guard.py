@@ -111,7 +111,21 @@ HASHED_ALWAYS: Final = frozenset(
     }
 )
 _URL_FIELDS: Final = frozenset({"event_source_url", "referrer_url"})
-_SKIPPED: Final = frozenset({"user_data"})
+# Not walked: user_data (hashed by the transform), and top-level fields the transform already
+# checked against a closed set of values or as numbers and booleans.
+_SKIPPED: Final = frozenset(
+    {
+        "user_data",
+        "event_time",
+        "action_source",
+        "opt_out",
+        "messaging_channel",
+        "customer_segmentation",
+        "data_processing_options",
+        "data_processing_options_country",
+        "data_processing_options_state",
+    }
+)
 _SAFE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _NORMALIZED_AS: Final = {
     KeyKind.EMAIL: "em",
@@ -215,6 +229,7 @@ class _Walker:
         "_memo",
         "_policy",
         "_rules",
+        "_texts_seen",
         "_year",
         "guarded",
     )
@@ -224,6 +239,7 @@ class _Walker:
         self._rules = policy.rules
         self._memo = policy.memo
         self._keys_seen = policy.memo.keys.current  # the memo's current generation (hot path)
+        self._texts_seen = policy.memo.finder.seen  # same, for the texts' matches
         self._find = policy.memo.finder.find
         self._hash = policy.mode is GuardMode.HASH
         self._country = policy.country
@@ -249,6 +265,7 @@ class _Walker:
     def object(self, obj: Mapping[str, Any], parts: tuple[str, ...], skip: frozenset[str]) -> Any:
         out: dict[str, Any] | None = None
         known = self._keys_seen
+        seen_text = self._texts_seen
         for key, item in obj.items():
             if key in skip:
                 continue
@@ -259,8 +276,10 @@ class _Walker:
             if info[0] == _PLAIN or (not parts and info[0] == _PERSONAL):
                 # top-level keys are CAPI's own: never personal by name
                 if kind_of is str:
-                    if len(item) < _MIN_TEXT:
-                        continue
+                    if len(item) < _MIN_TEXT or (
+                        seen_text.get(item) == () and item[:4].lower() != "http"
+                    ):
+                        continue  # remembered as free of personal data (not a URL)
                     new = self.text(item, (*parts, info[2]))
                 elif kind_of is int or kind_of is float or kind_of is bool:
                     continue

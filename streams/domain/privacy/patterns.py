@@ -80,12 +80,13 @@ class PiiFinder:
     the same matches, values repeat across events (product names, categories, page URLs) and
     `phonenumbers` is slow (~100 us a parse)."""
 
-    __slots__ = ("_country", "_memo", "_region")
+    __slots__ = ("_country", "_memo", "_region", "seen")
 
     def __init__(self, country: str | None, memo_size: int = 8192) -> None:
         self._country = country
         self._region = region_of(country)
         self._memo: Memo[str, tuple[Found, ...]] = Memo(memo_size)
+        self.seen = self._memo.current  # read-only view for hot paths: text -> matches
 
     def find(self, text: str) -> tuple[Found, ...]:
         """Every e-mail address and phone number in `text`, in order, not overlapping.

@@ -36,6 +36,10 @@ Rewrite = Callable[[str, str | None], tuple[str | None, str] | None]
 """(text, key or None) -> None when not personal, else (replacement or None to drop, action)."""
 
 _SCHEMES: Final = ("http://", "https://")
+CLICK_IDS: Final = frozenset(
+    {"fbclid", "gclid", "gbraid", "wbraid", "dclid", "msclkid", "ttclid", "twclid", "li_fat_id"}
+)
+"""Click-id parameters: opaque ids an ad platform generated; their values are not scanned."""
 _CHEAP_CHARS: Final = ("?", "#", "@", "%40")
 
 
@@ -58,6 +62,8 @@ def plainly_clean(
         return False
     for piece in query.split("&") if query else ():
         name, _, value = piece.partition("=")
+        if name in CLICK_IDS:
+            continue  # an ad platform's opaque id
         if "%" in name or "+" in name or personal(name) or has_pii(value):
             return False
     return True
