@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
+from streams.domain.civil_time import SECONDS_PER_DAY, year_of_day
 from streams.domain.formats import FormatConfig, Unmapped, UnmappedAction, map_message
 from streams.domain.normalize import Dropped
 from streams.domain.privacy.guard import Guarded, GuardMode, PiiPolicy, guard_event
@@ -298,6 +298,6 @@ def _guarded(
     """The event as it will be sent: no personal data outside hashed user_data."""
     if guard is None or guard.mode is GuardMode.OFF:
         return event, ()
-    year = datetime.fromtimestamp(now, UTC).year if guard.mode is GuardMode.HASH else 0
+    year = year_of_day(int(now) // SECONDS_PER_DAY) if guard.mode is GuardMode.HASH else 0
     result = guard_event(event, guard, current_year=year)
     return result.event, result.guarded

@@ -196,7 +196,8 @@ def _label(parts: tuple[str, ...]) -> str:
 
 def _sha(found: Found) -> str:
     if found.kind is KeyKind.EMAIL:
-        return sha256_hex(normalize_field("em", found.normalized) or found.normalized)
+        normalized = normalize_field("em", found.normalized, current_year=0)  # no year in em
+        return sha256_hex(normalized or found.normalized)
     return sha256_hex(found.normalized)
 
 
