@@ -24,8 +24,8 @@ from streams.domain.privacy.patterns import find_pii
 
 EMAIL = "Jane.Doe@Example.com"
 PHONE = "(650) 555-1212"
-EM_HASH = hash_user_data({"em": EMAIL}, "us")["em"][0]
-PH_HASH = hash_user_data({"ph": PHONE}, "us")["ph"][0]
+EM_HASH = hash_user_data({"em": EMAIL}, "us", current_year=2026)["em"][0]
+PH_HASH = hash_user_data({"ph": PHONE}, "us", current_year=2026)["ph"][0]
 DROP = PiiPolicy(GuardMode.DROP, country="us")
 HASH = PiiPolicy(GuardMode.HASH, country="us")
 
@@ -108,7 +108,9 @@ def test_hash_mode_hashes_like_user_data() -> None:
 def test_hash_mode_normalizes_names_and_birth_dates_like_user_data() -> None:
     event = _event(first_name=" Jane ", last_name="DOE", birthday="1990-02-01", nick="x")
     custom = guard_event(event, HASH, current_year=2026).event["custom_data"]
-    expected = hash_user_data({"fn": "Jane", "ln": "DOE", "db": "1990-02-01"}, "us")
+    expected = hash_user_data(
+        {"fn": "Jane", "ln": "DOE", "db": "1990-02-01"}, "us", current_year=2026
+    )
     assert custom["first_name"] == expected["fn"][0]
     assert custom["last_name"] == expected["ln"][0]
     assert custom["birthday"] == expected["db"][0]

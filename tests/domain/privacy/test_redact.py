@@ -9,7 +9,7 @@ from streams.domain.privacy.guard import GuardMode, PiiPolicy
 from streams.domain.privacy.redact import KeepEvent, kept_event
 
 EMAIL = "jane.doe@example.com"
-EM_HASH = hash_user_data({"em": EMAIL})["em"][0]
+EM_HASH = hash_user_data({"em": EMAIL}, current_year=2026)["em"][0]
 
 
 def _hashed_event() -> dict[str, Any]:
