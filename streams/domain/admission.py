@@ -284,11 +284,12 @@ def _admit_event(
             field=problem[1],
             dataset_id=dataset,
             event=event,
-            event_id=result.event_id,
-            event_name=result.event_name,
+            event_id=event["event_id"],
+            event_name=event["event_name"],
         )
         return EventAdmission(failure, tuple(result.dropped), native, guarded)
-    accepted = AcceptedEvent(dataset, event, result.event_id, result.event_name, size, position)
+    # event_id and event_name as sent: the guard hashes personal data in them
+    accepted = AcceptedEvent(dataset, event, event["event_id"], event["event_name"], size, position)
     return EventAdmission(accepted, tuple(result.dropped), native, guarded)
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from streams.domain.privacy.guard import PiiPolicy
-from streams.domain.privacy.redact import KeepEvent, kept_event
+from streams.domain.privacy.redact import KeepEvent, kept_event, kept_ids
 
 __all__ = [
     "FailureRecord",
@@ -130,10 +130,11 @@ def failure_record(
         out["field"] = failure.field
     if failure.dataset_id is not None:
         out["dataset_id"] = failure.dataset_id
-    if failure.event_id is not None:
-        out["event_id"] = failure.event_id
-    if failure.event_name is not None:
-        out["event_name"] = failure.event_name
+    event_id, event_name = kept_ids(failure.event_id, failure.event_name, keep, guard)
+    if event_id is not None:
+        out["event_id"] = event_id
+    if event_name is not None:
+        out["event_name"] = event_name
     if failure.graph is not None:
         out["graph"] = failure.graph.as_dict()
     if kept.event is not None:

@@ -86,7 +86,8 @@ class OutcomeWriter:
             omitted = [k for k in ("event", "raw_base64") if record.pop(k, None) is not None]
             record["omitted"] = omitted
             value = orjson.dumps(record)
-        key = failure.event_id.encode() if failure.event_id else None
+        event_id = record.get("event_id")  # as the record keeps it (personal data hashed)
+        key = event_id.encode() if isinstance(event_id, str) and event_id else None
         return await self._emit(self._failures, key, value, "failure")
 
     async def delivery_failure(

@@ -173,3 +173,12 @@ def test_a_locked_topic_refuses_events_naming_another_dataset() -> None:
     assert (failure.reason, failure.field) == ("dataset_not_allowed_for_topic", None)
     other_topic = admit(_msg(orjson.dumps(_event(4, dataset_id=DS_B)), topic="b"), ctx, NOW)
     assert [a.dataset for a in other_topic.accepted] == [DS_B]
+
+
+def test_accepted_and_failed_events_carry_their_ids_as_sent() -> None:
+    ctx = _context(guards={DS_A: PiiPolicy()}, max_event_bytes={DS_A: 1_000, DS_B: 262_144})
+    [accepted] = admit(_msg(orjson.dumps(_event(event_id="p@example.com"))), ctx, NOW).accepted
+    assert accepted.event_id == accepted.event["event_id"] != "p@example.com"
+    big = _event(event_id="p@example.com", custom_data={"note": "x" * 2_000})
+    [failure] = admit(_msg(orjson.dumps(big)), ctx, NOW).failures
+    assert failure.reason == "event_too_large" and failure.event_id == accepted.event_id

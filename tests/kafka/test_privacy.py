@@ -316,8 +316,10 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
         coords = await produce(kafka_bootstrap, inputs[fmt], [orjson.dumps(v) for v in values])
         produced.extend((inputs[fmt], c) for c in coords)
 
+    failing_native = _native(2, now, custom_data=_custom(currency=None))
+    failing_native["event_id"] = f"n2 {PHONE}"  # personal data in an event id
     await put(
-        "native", [_native(1, now), _app(now), _native(2, now, custom_data=_custom(currency=None))]
+        "native", [_native(1, now), _app(now), _native(3, now, event_id=EMAIL), failing_native]
     )
     await put("segment", [_segment(1, now), _segment(2, now, failing=True)])
     await put("rudderstack", [_segment(3, now), _segment(4, now, failing=True)])
@@ -350,7 +352,7 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
     await asyncio.to_thread(worker.start)
     try:
         records: list[dict[str, Any]] = []
-        want = 12 + 1  # outcomes of the produced events + the good CSV row
+        want = 13 + 1  # outcomes of the produced events + the good CSV row
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             records = await read_all(
@@ -377,8 +379,9 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
         "ga4-1",
         "cloudevent-1",
         "mapped-1",
+        EM_HASH,  # the event id that was an e-mail address, hashed like user_data.em
     } <= delivered_ids, (delivered_ids, worker.log_tail())
-    assert len(received) == 8, sorted(delivered_ids)  # + the first CSV row
+    assert len(received) == 9, sorted(delivered_ids)  # + the first CSV row
     reasons = sorted(r["reason"] for r in failures)
     assert reasons == [
         "missing_currency",  # native
@@ -426,6 +429,8 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
         assert event["user_data"].get("em") == [EM_HASH]
         assert "client_ip_address" not in event["user_data"]
     native_failure = next(f for f in failures if f["source"]["topic"] == inputs["native"])
+    assert native_failure["event_id"] == native_failure["event"]["event_id"] == f"n2 {PH_HASH}"
+    assert EM_HASH in {i for r in responses for i in r["event_ids"]}
     assert "custom_data.customer_email" in native_failure["redacted"]
     assert "event_source_url?email" in native_failure["redacted"]
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 from streams.domain.model import SERVER_EVENT_KEYS
 from streams.domain.privacy.guard import GuardMode, PiiPolicy, guard_event, safe_key
 
-__all__ = ["REMOVED_USER_DATA_KEYS", "KeepEvent", "KeptEvent", "kept_event"]
+__all__ = ["REMOVED_USER_DATA_KEYS", "KeepEvent", "KeptEvent", "kept_event", "kept_ids"]
 
 REMOVED_USER_DATA_KEYS: Final = ("client_ip_address",)
 
@@ -60,9 +60,7 @@ def kept_event(
         return KeptEvent(None)
     if keep is KeepEvent.RAW:
         return KeptEvent(dict(event))
-    guard = policy or _DEFAULT_POLICY
-    if guard.mode is GuardMode.OFF:
-        guard = PiiPolicy(GuardMode.DROP, guard.allow_keys, guard.deny_keys, guard.country)
+    guard = _guard_of(policy)
     if hashed:
         return _hashed(event, guard, current_year)
     user_data = event.get("user_data")
@@ -74,6 +72,26 @@ def kept_event(
     rest = {k: v for k, v in event.items() if k in SERVER_EVENT_KEYS and k != "user_data"}
     result = guard_event(rest, guard, current_year=current_year)
     return KeptEvent(result.event, tuple(g.field for g in result.guarded), keys)
+
+
+def kept_ids(
+    event_id: str | None, event_name: str | None, keep: KeepEvent, policy: PiiPolicy | None
+) -> tuple[str | None, str | None]:
+    """A failure record's own event_id and event_name (also the record's Kafka key): personal
+    data in them hashed, as the guard hashes it in the event, unless `keep` is raw."""
+    if keep is KeepEvent.RAW:
+        return event_id, event_name
+    guard = _guard_of(policy)
+    ids = {k: v for k, v in (("event_id", event_id), ("event_name", event_name)) if v}
+    kept = guard_event(ids, guard).event if ids else ids
+    return kept.get("event_id", event_id), kept.get("event_name", event_name)
+
+
+def _guard_of(policy: PiiPolicy | None) -> PiiPolicy:
+    guard = policy or _DEFAULT_POLICY
+    if guard.mode is GuardMode.OFF:
+        return PiiPolicy(GuardMode.DROP, guard.allow_keys, guard.deny_keys, guard.country)
+    return guard
 
 
 def _hashed(event: Mapping[str, Any], guard: PiiPolicy, current_year: int) -> KeptEvent:

@@ -6,7 +6,7 @@ from typing import Any
 
 from streams.domain.normalize import hash_user_data
 from streams.domain.privacy.guard import GuardMode, PiiPolicy
-from streams.domain.privacy.redact import KeepEvent, kept_event
+from streams.domain.privacy.redact import KeepEvent, kept_event, kept_ids
 
 EMAIL = "jane.doe@example.com"
 EM_HASH = hash_user_data({"em": EMAIL}, current_year=2026)["em"][0]
@@ -85,3 +85,11 @@ def test_none_keeps_nothing_and_raw_keeps_everything() -> None:
 
 def test_no_event_stays_no_event() -> None:
     assert kept_event(None, KeepEvent.REDACTED, PiiPolicy(), hashed=True).event is None
+
+
+def test_the_records_own_ids_are_hashed_where_they_hold_personal_data() -> None:
+    policy = PiiPolicy()
+    assert kept_ids(EMAIL, "Purchase", KeepEvent.REDACTED, policy) == (EM_HASH, "Purchase")
+    assert kept_ids("order-1", None, KeepEvent.REDACTED, None) == ("order-1", None)
+    assert kept_ids(EMAIL, None, KeepEvent.RAW, policy) == (EMAIL, None)
+    assert kept_ids(None, None, KeepEvent.NONE, policy) == (None, None)
