@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from streams.domain.admission import AdmissionContext
 from streams.domain.formats import FormatConfig, parse_format_config
 from streams.domain.model import ACTION_SOURCES
-from streams.domain.routing import is_dataset_id
 from streams.domain.privacy.guard import GuardMode, PiiPolicy
+from streams.domain.routing import is_dataset_id
 from streams.domain.transform import DatasetPolicy
 
 __all__ = [
