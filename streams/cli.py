@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streams.dev import broker
+from streams.dev import broker, broker_security
 from streams.settings import ConfigError, load_settings
 
 __all__ = ["main"]
@@ -23,6 +23,8 @@ __all__ = ["main"]
 
 def _kafka(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else None
+    wanted = [m.strip().lower() for m in (args.security or "").split(",") if m.strip()]
+    security = broker_security.MODES if wanted == ["all"] else tuple(wanted)
     try:
         if args.action == "start":
             info = broker.start_broker(
@@ -30,9 +32,12 @@ def _kafka(args: argparse.Namespace) -> int:
                 data_dir=data_dir,
                 kafka_version=args.kafka_version,
                 timeout_s=args.timeout,
+                security=security,
             )
             print(f"Kafka {info.kafka_version} running (pid {info.pid}), data in {info.data_dir}")
-            print(info.bootstrap)
+            for mode in security:
+                print(broker_security.client_hints(mode, info.listeners[mode], info.security()))
+            print(info.secured_bootstrap(security[-1]) if security else info.bootstrap)
             return 0
         if args.action == "stop":
             stopped = broker.stop_broker(data_dir)
@@ -46,6 +51,8 @@ def _kafka(args: argparse.Namespace) -> int:
             f"running: Kafka {info_or_none.kafka_version} pid {info_or_none.pid} "
             f"data {info_or_none.data_dir}"
         )
+        for mode in info_or_none.listeners:
+            print(f"{mode}: {info_or_none.secured_bootstrap(mode)}")
         print(info_or_none.bootstrap)
         return 0
     except broker.BrokerError as exc:
@@ -60,6 +67,13 @@ def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--data-dir", default=None, help=f"default {broker.default_data_dir()}")
     p.add_argument("--kafka-version", default=broker.DEFAULT_KAFKA_VERSION)
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
+    p.add_argument(
+        "--security",
+        default="",
+        metavar="MODES",
+        help="add secured listeners: ssl, sasl_ssl, sasl_plaintext (comma-separated) or all; "
+        "ports --port+1, +2, +3; prints the [kafka] keys a client needs",
+    )
     p.set_defaults(func=_kafka)
 
 

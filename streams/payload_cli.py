@@ -30,6 +30,8 @@ from streams.domain.formats import FORMAT_HEADER, NATIVE, MappingSpec, UnmappedA
 from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
 from streams.domain.payload_helper import explain, has_failures, render_text
 from streams.domain.transform import DatasetPolicy, Rejected, transform
+from streams.kafka_connection.clients import client_kwargs
+from streams.kafka_connection.preflight import check_connection
 from streams.settings import (
     DEFAULT_MAX_EVENT_BYTES,
     ConfigError,
@@ -119,7 +121,8 @@ class _Progress:
 async def _produce(
     settings: Settings, topic: str, events: list[tuple[bytes, bytes | None]], progress: _Progress
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=10)
+    await check_connection(settings.kafka)
+    producer = AIOKafkaProducer(**client_kwargs(settings.kafka), linger_ms=10)
     await producer.start()
     try:
         futures = []
@@ -171,7 +174,11 @@ def _import(args: argparse.Namespace) -> int:
     if args.dry_run or not good:
         return 0 if good or not body else 1
     progress = _Progress(len(good), sys.stderr)
-    asyncio.run(_produce(settings, args.topic, good, progress))
+    try:
+        asyncio.run(_produce(settings, args.topic, good, progress))
+    except ConfigError as exc:  # the Kafka connection, naming the key to fix
+        print(f"capi-streams import: {exc}", file=sys.stderr)
+        return 2
     progress.close()
     print(f"produced {len(good)} events to {args.topic}")
     return 0

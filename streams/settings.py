@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -90,6 +91,26 @@ class KafkaSettings:
     max_message_bytes: int = 1_000_000
     session_timeout_seconds: float = 30.0  # a dead worker's partitions move after this
     group_instance_id: str = ""  # static group membership (KIP-345); empty: dynamic
+    # Security of every Kafka client (streams/kafka_connection/clients.py); secrets come only from
+    # the environment variables named here and are held as masked `Secret`s.
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    ssl_ca_file: str = ""  # empty: the system's CAs
+    ssl_cert_file: str = ""  # client certificate (mutual TLS)
+    ssl_key_file: str = ""
+    ssl_key_password_env: str = ""
+    ssl_check_hostname: bool = True
+    sasl_mechanism: str = ""  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER
+    sasl_username: str = ""
+    sasl_password_env: str = ""
+    oauth_token_endpoint: str = ""  # OIDC client-credentials token endpoint
+    oauth_client_id: str = ""
+    oauth_client_secret_env: str = ""
+    oauth_scope: str = ""
+    oauth_extensions: tuple[str, ...] = ()  # "key=value" SASL extensions (Confluent Cloud)
+    oauth_token_provider: str = ""  # "module:callable" for other providers (MSK IAM, ...)
+    ssl_key_password: Secret | None = field(default=None, compare=False, repr=False)
+    sasl_password: Secret | None = field(default=None, compare=False, repr=False)
+    oauth_client_secret: Secret | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -222,7 +243,6 @@ class Settings:
 
 
 _SECTIONS: dict[str, type[Any]] = {
-    "kafka": KafkaSettings,
     "graph": GraphSettings,
     "metrics": MetricsSettings,
     "failures": FailuresSettings,
@@ -297,7 +317,9 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
 
 
 def _field_types(cls: type[Any]) -> dict[str, Any]:
-    return {name: f.type for name, f in cls.__dataclass_fields__.items()}
+    """The keys a section takes (not its secrets, which come from the environment)."""
+    fields = cls.__dataclass_fields__.items()
+    return {name: f.type for name, f in fields if not str(f.type).startswith("Secret")}
 
 
 def _section(name: str, cls: type[Any], raw: Mapping[str, Any]) -> Any:
@@ -310,6 +332,30 @@ def _section(name: str, cls: type[Any], raw: Mapping[str, Any]) -> Any:
         typed = expected in ("tuple[str, ...]", "int", "float", "bool")
         kwargs[key] = _coerce(f"{name}.{key}", value, expected if typed else str)
     return cls(**kwargs)
+
+
+# [kafka] keys holding secrets: never in the file, read from the variable the `_env` key names.
+_KAFKA_SECRETS = {
+    "sasl_password": "sasl_password_env",
+    "ssl_key_password": "ssl_key_password_env",
+    "oauth_client_secret": "oauth_client_secret_env",
+}
+
+
+def _kafka_section(raw: Mapping[str, Any], env: Mapping[str, str]) -> KafkaSettings:
+    for key, env_key in _KAFKA_SECRETS.items():
+        if key in raw:
+            raise ConfigError(
+                f"kafka.{key}: secrets never sit in the file; set kafka.{env_key} to the "
+                "name of the environment variable that holds it"
+            )
+    kafka: KafkaSettings = _section("kafka", KafkaSettings, raw)
+    found: dict[str, Any] = {}
+    for key, env_key in _KAFKA_SECRETS.items():
+        value = env.get(getattr(kafka, env_key)) if getattr(kafka, env_key) else None
+        found[key] = Secret(value) if value else None
+    upper = {k: getattr(kafka, k).upper() for k in ("security_protocol", "sasl_mechanism")}
+    return dataclasses.replace(kafka, **upper, **found)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -472,11 +518,12 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     overrides = _env_overrides(env)
     ds_over = overrides.pop("datasets", {})
     raw = _merge(raw, overrides)
-    known = {*_SECTIONS, "datasets", "routing", "formats", "mappings"}
+    known = {*_SECTIONS, "kafka", "datasets", "routing", "formats", "mappings"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))})")
     sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    sections["kafka"] = _kafka_section(raw.get("kafka", {}), env)
 
     ds_raw = raw.get("datasets", [])
     if not isinstance(ds_raw, list):
@@ -573,3 +620,78 @@ def _check(s: Settings) -> None:
         raise ConfigError("quality.interval_seconds and quality.timeout_seconds: expected > 0")
     if s.worker.log_format not in ("text", "json"):
         raise ConfigError("worker.log_format: expected 'text' or 'json'")
+    _check_kafka_security(s.kafka)
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
+def _check_kafka_security(k: KafkaSettings) -> None:
+    """Which [kafka] security keys go together; whether files and variables exist is checked
+    when a client is built (streams/kafka_connection/clients.py), so `validate` needs neither."""
+    if k.security_protocol not in _PROTOCOLS:
+        raise ConfigError(f"kafka.security_protocol: expected one of {', '.join(_PROTOCOLS)}")
+    sasl = k.security_protocol.startswith("SASL_")
+    tls = k.security_protocol in ("SSL", "SASL_SSL")
+    if not tls:
+        for key in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file", "ssl_key_password_env"):
+            if getattr(k, key):
+                raise ConfigError(f"kafka.{key}: needs security_protocol SSL or SASL_SSL")
+    if bool(k.ssl_cert_file) != bool(k.ssl_key_file):
+        raise ConfigError(
+            "kafka.ssl_key_file: mutual TLS needs both ssl_cert_file and ssl_key_file"
+        )
+    if not sasl:
+        for key in ("sasl_mechanism", "sasl_username", "sasl_password_env", *_OAUTH_KEYS):
+            if getattr(k, key):
+                raise ConfigError(
+                    f"kafka.{key}: needs security_protocol SASL_PLAINTEXT or SASL_SSL"
+                )
+        return
+    if k.sasl_mechanism not in _MECHANISMS:
+        raise ConfigError(f"kafka.sasl_mechanism: expected one of {', '.join(_MECHANISMS)}")
+    if k.sasl_mechanism != "OAUTHBEARER":
+        for key in ("sasl_username", "sasl_password_env"):
+            if not getattr(k, key):
+                raise ConfigError(f"kafka.{key}: required with sasl_mechanism {k.sasl_mechanism}")
+        return
+    _check_oauth(k)
+
+
+_OAUTH_KEYS = (
+    "oauth_token_endpoint",
+    "oauth_client_id",
+    "oauth_client_secret_env",
+    "oauth_scope",
+    "oauth_extensions",
+    "oauth_token_provider",
+)
+
+
+def _check_oauth(k: KafkaSettings) -> None:
+    for ext in k.oauth_extensions:
+        if "=" not in ext or not ext.split("=", 1)[0]:
+            raise ConfigError(
+                "kafka.oauth_extensions: expected entries like 'logicalCluster=lkc-1'"
+            )
+    if k.oauth_token_provider:
+        module, _, func = k.oauth_token_provider.partition(":")
+        if not module or not func:
+            raise ConfigError("kafka.oauth_token_provider: expected 'module:callable'")
+        if k.oauth_token_endpoint:
+            raise ConfigError(
+                "kafka.oauth_token_endpoint: set either oauth_token_endpoint (the built-in "
+                "OIDC client-credentials provider) or oauth_token_provider, not both"
+            )
+        return
+    if not k.oauth_token_endpoint:
+        raise ConfigError(
+            "kafka.oauth_token_endpoint: required with sasl_mechanism OAUTHBEARER "
+            "(or oauth_token_provider = 'module:callable')"
+        )
+    if not k.oauth_token_endpoint.startswith(("https://", "http://")):
+        raise ConfigError("kafka.oauth_token_endpoint: expected an http(s) URL")
+    for key in ("oauth_client_id", "oauth_client_secret_env"):
+        if not getattr(k, key):
+            raise ConfigError(f"kafka.{key}: required with oauth_token_endpoint")

@@ -2,8 +2,10 @@
 
 The broker is started through streams.dev.broker, the same code as `capi-streams kafka start`.
 `CAPI_TEST_KAFKA_VERSION` selects the Kafka version (CI runs a 3.9 and a 4.x leg);
-`CAPI_TEST_BOOTSTRAP` points the tests at an already running broker instead. If the broker
-cannot start, every integration test errors: the run fails, it never skips silently.
+`CAPI_TEST_BOOTSTRAP` points the tests at an already running broker instead. The session broker
+also has the secured listeners of `capi-streams kafka start --security all` (one broker for
+every security mode the tests use). If the broker cannot start, every integration test errors:
+the run fails, it never skips silently.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from streams.dev import broker
+from streams.dev import broker, broker_security
 
 # The property tests check what a function does with any input, not how fast inputs are drawn:
 # on a 2-core CI machine a draw or an example can stall behind the broker or a worker process
@@ -25,19 +27,45 @@ settings.register_profile("capi", deadline=None, suppress_health_check=[HealthCh
 settings.load_profile("capi")
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    existing = os.environ.get("CAPI_TEST_BOOTSTRAP")
-    if existing:
-        yield existing
-        return
+def _start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker.BrokerInfo]:
     data_dir: Path = tmp_path_factory.mktemp("kafka")
     version = os.environ.get("CAPI_TEST_KAFKA_VERSION", broker.DEFAULT_KAFKA_VERSION)
-    info = broker.start_broker(port=0, data_dir=data_dir, kafka_version=version)
+    info = broker.start_broker(
+        port=0, data_dir=data_dir, kafka_version=version, security=broker_security.MODES
+    )
     try:
-        yield info.bootstrap
+        yield info
     finally:
         broker.stop_broker(data_dir)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker.BrokerInfo | None]:
+    """The session broker: PLAINTEXT plus the secured listeners (SSL, SASL_SSL,
+    SASL_PLAINTEXT); None when `CAPI_TEST_BOOTSTRAP` points at a broker of your own."""
+    if os.environ.get("CAPI_TEST_BOOTSTRAP"):
+        yield None
+        return
+    yield from _start(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: broker.BrokerInfo | None) -> str:
+    if kafka_broker is None:
+        return os.environ["CAPI_TEST_BOOTSTRAP"]
+    return kafka_broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def secure_broker(
+    kafka_broker: broker.BrokerInfo | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[broker.BrokerInfo]:
+    """A broker with the secured listeners: the session broker, or (with
+    `CAPI_TEST_BOOTSTRAP`) one started for them."""
+    if kafka_broker is not None:
+        yield kafka_broker
+        return
+    yield from _start(tmp_path_factory)
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ Steps of `start` (each one fails with a `BrokerError` that says what went wrong)
 4. Start `kafka.Kafka` detached, its output appended to `<data-dir>/broker.log`, and wait until
    the PLAINTEXT port accepts connections (Kafka opens it only once the broker is ready).
 5. Record pid, port and version in `<data-dir>/broker.json` for `stop` and `status`.
+
+`security=("sasl_ssl", ...)` adds secured listeners (streams/dev/broker_security.py) next to
+the PLAINTEXT one, which the broker keeps for itself (inter-broker and controller traffic).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from streams.dev import broker_security
 
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
@@ -42,7 +47,7 @@ __all__ = [
     "stop_broker",
 ]
 
-DEFAULT_KAFKA_VERSION = "3.9.2"
+DEFAULT_KAFKA_VERSION = "4.4.0"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 
@@ -68,6 +73,7 @@ _LOG4J2_FOR_KAFKA = {
     "4.2.2": "2.25.3",
     "4.3.0": "2.25.4",
     "4.3.1": "2.25.4",
+    "4.4.0": "2.25.4",
 }
 _LOG4J2_FALLBACK = "2.25.4"
 
@@ -85,10 +91,20 @@ class BrokerInfo:
     controller_port: int
     kafka_version: str
     data_dir: str
+    listeners: dict[str, int] = field(default_factory=dict)  # secured: mode -> port
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def secured_bootstrap(self, mode: str) -> str:
+        """`host:port` of a secured listener (`localhost`: the broker certificate's name)."""
+        host = "127.0.0.1" if mode == "sasl_plaintext" else "localhost"
+        return f"{host}:{self.listeners[mode]}"
+
+    def security(self) -> broker_security.LocalSecurity:
+        """CA, client certificate and user of the secured listeners."""
+        return broker_security.prepare(Path(self.data_dir))
 
 
 def default_cache_dir() -> Path:
@@ -195,17 +211,33 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _server_properties(port: int, controller_port: int, log_dir: Path) -> str:
+def _server_properties(
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    secured: dict[str, int],
+    sec: broker_security.LocalSecurity | None,
+) -> str:
+    listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{controller_port}"]
+    advertised = [f"PLAINTEXT://127.0.0.1:{port}"]
+    protocols = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
+    extra: list[str] = []
+    if sec is not None:
+        more, extra = broker_security.listener_properties(secured, sec)
+        listeners += more
+        advertised += [broker_security.advertised(m, p) for m, p in secured.items()]
+        protocols += [f"{n}:{n}" for n in map(broker_security.PROTOCOL_OF_MODE.get, secured)]
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            f"listeners={','.join(listeners)}",
+            f"advertised.listeners={','.join(advertised)}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"listener.security.protocol.map={','.join(protocols)}",
+            *extra,
             f"log.dirs={log_dir}",
             "num.partitions=1",
             "auto.create.topics.enable=true",
@@ -286,32 +318,35 @@ def start_broker(
     cache_dir: Path | None = None,
     timeout_s: float = 90.0,
     heap: str = "512m",
+    security: tuple[str, ...] = (),
 ) -> BrokerInfo:
-    """Start (or find already running) a local broker; return once it accepts connections."""
+    """Start (or find already running) a local broker; return once it accepts connections.
+    `security`: secured listeners to add (`ssl`, `sasl_ssl`, `sasl_plaintext`)."""
     data_dir = (data_dir or default_data_dir()).resolve()
     running = status(data_dir)
     if running is not None:
-        if running.kafka_version != kafka_version:
+        if running.kafka_version != kafka_version or not set(security) <= set(running.listeners):
             raise BrokerError(
-                f"a Kafka {running.kafka_version} broker already runs from {data_dir} "
+                f"a Kafka {running.kafka_version} broker with listeners "
+                f"{', '.join(['plaintext', *running.listeners])} already runs from {data_dir} "
                 f"(pid {running.pid}); stop it first or use another --data-dir"
             )
         return running
     java = shutil.which("java")
     if java is None:
         raise BrokerError("Java ('java') is not on PATH: the broker needs Java 17 or newer.")
-    port, controller_port = _ports(port)
+    port, secured, controller_port = _ports(port, security)
     libs = fetch_jars(kafka_version, cache_dir)
+    sec = _prepare_security(data_dir) if security else None
 
     conf_dir = data_dir / "config"
     log_dirs = data_dir / "data"
     conf_dir.mkdir(parents=True, exist_ok=True)
     properties = conf_dir / "server.properties"
-    properties.write_text(_server_properties(port, controller_port, log_dirs))
+    properties.write_text(_server_properties(port, controller_port, log_dirs, secured, sec))
     log_opt = _log_option(kafka_version, conf_dir)
     classpath = f"{libs}/*"
-    if not (log_dirs / "meta.properties").exists():
-        _format_storage(java, log_opt, classpath, properties, log_dirs)
+    _format_storage(java, log_opt, classpath, properties, log_dirs, sec)
     broker_log = data_dir / "broker.log"
     command = [
         java,
@@ -335,37 +370,82 @@ def start_broker(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    info = BrokerInfo(proc.pid, port, controller_port, kafka_version, str(data_dir))
+    info = BrokerInfo(proc.pid, port, controller_port, kafka_version, str(data_dir), secured)
     _state_file(data_dir).write_text(json.dumps(asdict(info)))
     _wait_ready(proc, info, broker_log, timeout_s)
     return info
 
 
-def _ports(port: int) -> tuple[int, int]:
-    """(the PLAINTEXT port, a free controller port); port 0 picks a free one."""
+def _ports(port: int, security: tuple[str, ...]) -> tuple[int, dict[str, int], int]:
+    """(the PLAINTEXT port, the secured listeners' ports, a free controller port); port 0
+    picks free ones."""
     if port == 0:
         port = _free_port()
     elif _port_taken(port):
         raise BrokerError(
             f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
         )
+    secured = _secured_ports(port, security)
     controller_port = _free_port()
-    while controller_port == port:
+    while controller_port in {port, *secured.values()}:
         controller_port = _free_port()
-    return port, controller_port
+    return port, secured, controller_port
+
+
+def _secured_ports(port: int, security: tuple[str, ...]) -> dict[str, int]:
+    """Ports of the secured listeners: the next ones after `port` in the order of
+    broker_security.MODES (9093 SSL, 9094 SASL_SSL, 9095 SASL_PLAINTEXT), free ones when
+    `port` was 0."""
+    for mode in security:
+        if mode not in broker_security.MODES:
+            raise BrokerError(
+                f"--security: expected {', '.join(broker_security.MODES)} or all, got {mode!r}"
+            )
+    out: dict[str, int] = {}
+    for offset, mode in enumerate(broker_security.MODES, start=1):
+        if mode not in security:
+            continue
+        if _port_taken(chosen := port + offset):
+            chosen = _free_port()
+            while chosen == port or chosen in out.values():
+                chosen = _free_port()
+        out[mode] = chosen
+    return out
+
+
+def _prepare_security(data_dir: Path) -> broker_security.LocalSecurity:
+    try:
+        return broker_security.prepare(data_dir)
+    except broker_security.SecuritySetupError as exc:
+        raise BrokerError(str(exc)) from None
 
 
 def _format_storage(
-    java: str, log_opt: str, classpath: str, properties: Path, log_dirs: Path
+    java: str,
+    log_opt: str,
+    classpath: str,
+    properties: Path,
+    log_dirs: Path,
+    sec: broker_security.LocalSecurity | None,
 ) -> None:
-    """Format the KRaft storage (first start only)."""
+    """Format the KRaft storage on first start (with the SCRAM users when secured)."""
+    scram_marker = log_dirs / ".capi-scram-users"
+    if (log_dirs / "meta.properties").exists():
+        if sec is not None and not scram_marker.exists():
+            raise BrokerError(
+                f"{log_dirs} was formatted without the SCRAM users of the secured listeners; "
+                "use a fresh --data-dir for --security"
+            )
+        return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     if cluster_id.startswith("-"):
         cluster_id = "A" + cluster_id[1:]
+    scram = broker_security.scram_format_args(sec) if sec is not None else []
     fmt = subprocess.run(  # noqa: S603
         [
             *(java, "-Xmx256m", log_opt, "-cp", classpath),
             *("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
+            *scram,
         ],
         capture_output=True,
         text=True,
@@ -373,7 +453,11 @@ def _format_storage(
     )
     if fmt.returncode != 0:
         output = (fmt.stdout + fmt.stderr)[-2000:]
+        if sec is not None:
+            output = output.replace(sec.password, "***")
         raise BrokerError(f"formatting KRaft storage in {log_dirs} failed:\n{output}")
+    if sec is not None:
+        scram_marker.write_text("SCRAM-SHA-256,SCRAM-SHA-512\n")
 
 
 def _wait_ready(

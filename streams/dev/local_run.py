@@ -36,7 +36,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.dev import broker
 from streams.dev.demo import demo_events
 from streams.kafka.topics import ensure_topics
-from streams.settings import DEFAULT_GRAPH_URL, ConfigError, Settings, load_settings
+from streams.kafka_connection.clients import client_kwargs
+from streams.kafka_connection.preflight import check_connection
+from streams.settings import (
+    DEFAULT_GRAPH_URL,
+    ConfigError,
+    KafkaSettings,
+    Settings,
+    load_settings,
+)
 
 __all__ = ["run_main"]
 
@@ -169,8 +177,8 @@ class _Progress:
         )
 
 
-async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partitions(kafka: KafkaSettings, topics: list[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -179,9 +187,9 @@ async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]
     return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
 
 
-async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    tps = await _partitions(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[TopicPartition, int]:
+    tps = await _partitions(kafka, topics)
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
@@ -192,7 +200,7 @@ async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition
 
 async def _produce_demo(settings: Settings, n: int) -> dict[tuple[int, int], str]:
     """Produce the demo stream; return (partition, offset) -> expected outcome kind."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=10)
+    producer = AIOKafkaProducer(**client_kwargs(settings.kafka), linger_ms=10)
     await producer.start()
     topic = settings.kafka.input_topics[0]
     datasets = [d.id for d in settings.datasets]
@@ -223,7 +231,7 @@ async def _collect_outcomes(
     several), until every expected message has one."""
     k = settings.kafka
     topic = k.input_topics[0]
-    consumer = AIOKafkaConsumer(bootstrap_servers=k.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(k), enable_auto_commit=False)
     await consumer.start()
     outcome: dict[tuple[int, int], list[dict[str, Any]]] = {}
     try:
@@ -347,6 +355,7 @@ def run_main(
     code = 0
     worker: subprocess.Popen[bytes] | None = None
     try:
+        asyncio.run(check_connection(settings.kafka))
         asyncio.run(ensure_topics(settings.kafka))
         cmd = [sys.executable, "-m", "streams.cli", "worker"]
         if config:
@@ -365,6 +374,9 @@ def run_main(
             code = _follow(worker, progress, log)
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:  # the Kafka connection, naming the key to fix
+        log(f"capi-streams run: {exc}")
+        code = 2
     finally:
         if worker is not None and worker.poll() is None:
             final = _Progress(settings.metrics.port).line()
@@ -381,7 +393,7 @@ def run_main(
 async def _demo(settings: Settings, n: int, progress: _Progress, log: Any, alive: Any) -> int:
     k = settings.kafka
     input_topic = k.input_topics[0]
-    starts = await _end_offsets(k.bootstrap_servers, [k.responses_topic, k.failures_topic])
+    starts = await _end_offsets(k, [k.responses_topic, k.failures_topic])
     expected = await _produce_demo(settings, n)
     log(f"produced {len(expected)} demo events to {input_topic}")
     outcome = await _collect_outcomes(settings, starts, expected, 180.0, progress, log, alive)

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 from streams.domain.records import SourceRef
 from streams.kafka import metadata_backoff
 from streams.kafka.windows import WindowRunner
+from streams.kafka_connection.clients import faust_credentials
 from streams.pipeline import InputMessage
 from streams.settings import Settings
 from streams.wiring import Worker, build_worker
@@ -225,6 +226,7 @@ def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
         # environment and lets them override the settings below: not for this app.
         env={},
         broker=_broker_urls(k.bootstrap_servers),
+        broker_credentials=faust_credentials(k),
         broker_session_timeout=session_s,
         consumer_group_instance_id=k.group_instance_id or None,
         broker_heartbeat_interval=min(3.0, max(0.5, session_s / 10)),

@@ -40,7 +40,9 @@ from streams.domain.replay import (
     ReplaySummary,
     parse_time,
 )
-from streams.settings import Settings
+from streams.kafka_connection.clients import client_kwargs
+from streams.kafka_connection.preflight import check_connection
+from streams.settings import KafkaSettings, Settings
 
 __all__ = [
     "SEEK_MARGIN_S",
@@ -74,14 +76,15 @@ async def run_replay(settings: Settings, options: ReplayOptions) -> ReplaySummar
         raise ReplayError(f"--topic {options.topic}: that is an outcome topic, not an input")
     if options.topic is not None and options.topic not in k.input_topics:
         raise ReplayError(f"--topic {options.topic}: not one of kafka.input_topics")
-    existing = await _topic_partitions(k.bootstrap_servers)
+    await check_connection(k)
+    existing = await _topic_partitions(k)
     if k.failures_topic not in existing:
         raise ReplayError(f"failures topic {k.failures_topic} does not exist")
     if options.topic is not None and options.topic not in existing:
         raise ReplayError(f"--topic {options.topic}: topic does not exist")
     failures = [TopicPartition(k.failures_topic, p) for p in existing[k.failures_topic]]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=k.bootstrap_servers,
+        **client_kwargs(k),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -98,7 +101,7 @@ async def run_replay(settings: Settings, options: ReplayOptions) -> ReplaySummar
             await _scan(consumer, failures, options.filter.since, planner, None)
             return planner.summary
         producer = AIOKafkaProducer(
-            bootstrap_servers=k.bootstrap_servers,
+            **client_kwargs(k),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
@@ -150,9 +153,9 @@ async def _start_offsets(
     return {tp: (None if found.get(tp) is None else found[tp].offset) for tp in tps}
 
 
-async def _topic_partitions(bootstrap: str) -> dict[str, list[int]]:
+async def _topic_partitions(kafka: KafkaSettings) -> dict[str, list[int]]:
     """Every topic of the cluster and its partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
         described = await admin.describe_topics()

@@ -12,6 +12,7 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.kafka_connection.clients import client_kwargs
 from streams.settings import KafkaSettings
 
 __all__ = ["ensure_topics"]
@@ -19,7 +20,7 @@ __all__ = ["ensure_topics"]
 
 async def ensure_topics(kafka: KafkaSettings) -> list[str]:
     """Create missing input/responses/failures topics; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from streams.kafka.app import create_app
 from streams.kafka.topics import ensure_topics
+from streams.kafka_connection.clients import kafka_secrets
+from streams.kafka_connection.preflight import check_connection
 from streams.observability.health import Health, start_metrics_server
 from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
@@ -95,6 +97,7 @@ def run_worker(settings: Settings) -> int:
     check_ready(settings)
     for message in settings.deprecations:
         print(f"capi-streams worker: configuration: {message}", file=sys.stderr)
+    asyncio.run(check_connection(settings.kafka))
     created = asyncio.run(ensure_topics(settings.kafka))
     if created:
         print(f"capi-streams worker: created topics {', '.join(created)}", file=sys.stderr)
@@ -114,6 +117,7 @@ def run_worker(settings: Settings) -> int:
     app.on_partitions_assigned.connect(health.on_partitions_assigned)  # type: ignore[arg-type]
     app.on_before_shutdown.connect(health.on_before_shutdown)  # type: ignore[arg-type]
     secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
+    secrets += [s.reveal() for s in kafka_secrets(settings.kafka)]
     worker = _Worker(
         app,
         loglevel=settings.worker.log_level,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,34 @@ def test_missing_maven_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
 def test_bad_version_download_fails_with_maven_output(tmp_path: Path) -> None:
     with pytest.raises(broker.BrokerError, match=r"Downloading Kafka 3\.9\.99 jars .* failed"):
         broker.fetch_jars("3.9.99", cache_dir=tmp_path / "cache")
+
+
+async def test_cli_start_with_security_prints_what_a_client_needs(
+    secure_broker: broker.BrokerInfo, tmp_path: Path
+) -> None:
+    """`kafka start --security all` on the running secured broker: the printed [kafka] keys
+    (CA file, user, the password to export) connect to each secured listener as printed."""
+    from streams.kafka_connection.preflight import check_connection
+    from streams.settings import load_settings
+
+    cmd = [sys.executable, "-m", "streams.cli", "kafka", "start", "--security", "all"]
+    cmd += ["--port", "0", "--data-dir", secure_broker.data_dir]
+    cmd += ["--kafka-version", secure_broker.kafka_version]
+    started = await asyncio.to_thread(
+        subprocess.run, cmd, capture_output=True, text=True, check=True, timeout=120
+    )
+    out = started.stdout
+    assert out.strip().splitlines()[-1] == secure_broker.secured_bootstrap("sasl_plaintext")
+    sec = secure_broker.security()
+    assert sec.ca_file in out and f"export CAPI_KAFKA_PASSWORD='{sec.password}'" in out
+    for mode, protocol in (
+        ("ssl", "SSL"),
+        ("sasl_ssl", "SASL_SSL"),
+        ("sasl_plaintext", "SASL_PLAINTEXT"),
+    ):
+        block = out.split(f"# {protocol} listener\n", 1)[1].split("\n# ", 1)[0]
+        config = tmp_path / f"{mode}.toml"
+        config.write_text(block.split("\n#")[0] + "\n")
+        settings = load_settings(config, {"CAPI_KAFKA_PASSWORD": sec.password})
+        assert settings.kafka.security_protocol == protocol
+        await check_connection(settings.kafka)
