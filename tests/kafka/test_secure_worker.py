@@ -22,7 +22,7 @@ import pytest
 
 from streams.dev.broker import BrokerInfo
 from streams.dev.sandbox.server import SandboxServer
-from streams.domain.records import SourceRef, failure_record
+from streams.domain.records import FailureRecord, SourceRef, failure_record
 from tests.kafka.harness import (
     OutcomeReader,
     Topics,
@@ -246,13 +246,14 @@ async def test_replay_and_import_over_sasl_ssl(
     }
     records = [
         failure_record(
-            reason="retries_exhausted",
-            field=None,
-            source=SourceRef(topics.input, 0, i),
-            now=now - 30,
-            dataset_id="1000000000000001",
-            event={**event, "event_id": f"replay-{i}"},
-            event_id=f"replay-{i}",
+            FailureRecord(
+                "retries_exhausted",
+                SourceRef(topics.input, 0, i),
+                dataset_id="1000000000000001",
+                event={**event, "event_id": f"replay-{i}"},
+                event_id=f"replay-{i}",
+            ),
+            now - 30,
         )
         for i in range(3)
     ]
