@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -355,7 +354,7 @@ def _kafka_section(raw: Mapping[str, Any], env: Mapping[str, str]) -> KafkaSetti
         value = env.get(getattr(kafka, env_key)) if getattr(kafka, env_key) else None
         found[key] = Secret(value) if value else None
     upper = {k: getattr(kafka, k).upper() for k in ("security_protocol", "sasl_mechanism")}
-    return dataclasses.replace(kafka, **upper, **found)
+    return replace(kafka, **upper, **found)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -113,12 +113,7 @@ def _container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return containers[0]
 
 
-# The managed-Kafka examples use the [kafka] security keys (security_protocol, sasl_*,
-# ssl_ca_file) of the Kafka security work; they join this list once those settings exist.
-LOADABLE = [n for n in NAMES if n not in ("confluent-cloud", "msk")]
-
-
-@pytest.mark.parametrize("name", LOADABLE)
+@pytest.mark.parametrize("name", NAMES)
 def test_the_rendered_config_is_one_the_worker_loads(
     name: str, rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
