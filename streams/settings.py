@@ -689,8 +689,13 @@ def _check_oauth(k: KafkaSettings) -> None:
             "kafka.oauth_token_endpoint: required with sasl_mechanism OAUTHBEARER "
             "(or oauth_token_provider = 'module:callable')"
         )
-    if not k.oauth_token_endpoint.startswith(("https://", "http://")):
-        raise ConfigError("kafka.oauth_token_endpoint: expected an http(s) URL")
+    parts = urlsplit(k.oauth_token_endpoint)
+    local = parts.scheme == "http" and _loopback(parts.hostname or "")
+    if not (parts.scheme == "https" and parts.hostname) and not local:
+        raise ConfigError(
+            "kafka.oauth_token_endpoint: expected an https:// URL (http only to a loopback "
+            "host): the client secret must not travel in clear text"
+        )
     for key in ("oauth_client_id", "oauth_client_secret_env"):
         if not getattr(k, key):
             raise ConfigError(f"kafka.{key}: required with oauth_token_endpoint")

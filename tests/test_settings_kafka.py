@@ -79,7 +79,11 @@ SASL = "[kafka]\nsecurity_protocol = 'SASL_SSL'\n"
         (SASL + "sasl_mechanism = 'OAUTHBEARER'\n", "kafka.oauth_token_endpoint: required"),
         (
             SASL + "sasl_mechanism = 'OAUTHBEARER'\noauth_token_endpoint = 'login'\n",
-            "kafka.oauth_token_endpoint: expected an http(s) URL",
+            "kafka.oauth_token_endpoint: expected an https:// URL",
+        ),
+        (
+            SASL + "sasl_mechanism = 'OAUTHBEARER'\noauth_token_endpoint = 'http://idp/t'\n",
+            "kafka.oauth_token_endpoint: expected an https:// URL (http only to a loopback",
         ),
         (
             SASL + "sasl_mechanism = 'OAUTHBEARER'\noauth_token_endpoint = 'https://x/t'\n",
