@@ -1,6 +1,7 @@
 """`capi-streams`: one command line with subcommands.
 
 - `kafka start|stop|status`: a real local Kafka broker (see streams/dev/broker.py).
+- `registry start|stop|status`: a real local Apicurio Registry (see streams/dev/apicurio.py).
 - `sandbox`: the local Graph API sandbox.
 - `worker`: the faust worker, from a config file.
 - `run`: the main job on embedded defaults (local broker, sandbox) with a live progress line.
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streams.dev import broker, broker_security
+from streams.dev import apicurio, broker, broker_security
 from streams.settings import ConfigError, load_settings
 
 __all__ = ["main"]
@@ -75,6 +76,44 @@ def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "ports --port+1, +2, +3; prints the [kafka] keys a client needs",
     )
     p.set_defaults(func=_kafka)
+
+
+def _registry(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    try:
+        if args.action == "start":
+            info = apicurio.start_registry(
+                port=args.port, data_dir=data_dir, version=args.version, timeout_s=args.timeout
+            )
+            print(f"Apicurio Registry {info.version} running (pid {info.pid}), in memory")
+            print(info.ccompat_url)
+            return 0
+        if args.action == "stop":
+            stopped = apicurio.stop_registry(data_dir)
+            print(f"stopped registry pid {stopped.pid}" if stopped else "no registry was running")
+            return 0
+        running = apicurio.status(data_dir)
+        if running is None:
+            print("not running")
+            return 1
+        print(f"running: Apicurio Registry {running.version} pid {running.pid}")
+        print(running.ccompat_url)
+        return 0
+    except apicurio.RegistryError as exc:
+        print(f"capi-streams registry {args.action}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "registry", help="run a real Apicurio schema registry (in memory) on 127.0.0.1"
+    )
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--port", type=int, default=8081, help="HTTP port (0 = pick a free one)")
+    p.add_argument("--data-dir", default=None, help=f"default {apicurio.default_data_dir()}")
+    p.add_argument("--version", default=apicurio.DEFAULT_APICURIO_VERSION)
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")
+    p.set_defaults(func=_registry)
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -178,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_kafka(sub)
+    _add_registry(sub)
     _add_worker(sub)
     _add_run(sub)
     _add_sandbox(sub)

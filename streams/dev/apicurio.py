@@ -1,0 +1,249 @@
+"""A real Apicurio Registry (Apache-2.0, in-memory storage, loopback only) from Maven Central.
+
+`capi-streams registry start|stop|status` and the pytest session fixture go through this module,
+so the tests use exactly the registry users start. Clients speak its Confluent-compatible API at
+`<url>/apis/ccompat/v7` (`RegistryInfo.ccompat_url`).
+
+Steps of `start` (each one fails with a `RegistryError` that says what went wrong):
+1. Check `java` (and, when the application must be fetched, `mvn`) on PATH.
+2. Fetch the application once with the POM under `config/registry/` into the user's cache
+   directory (`$XDG_CACHE_HOME/capi-streams/apicurio-<version>`): Apicurio publishes its Quarkus
+   build as `io.apicurio:apicurio-registry-app:<version>:tar.gz:all`; Maven unpacks it.
+3. Start the runner jar detached (storage in memory: every start is empty), its output appended
+   to `<data-dir>/registry.log`, and wait until `/health/ready` answers 200.
+4. Record pid, port and version in `<data-dir>/registry.json` for `stop` and `status`.
+
+Version 2.6.13.Final is the default: it runs on Java 17. The 3.x builds on Maven Central
+(3.3.x) are compiled for Java 21 and exit at start on Java 17 (UnsupportedClassVersionError).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from streams.dev.broker import (
+    MAVEN_DEPENDENCY_PLUGIN,
+    _free_port,
+    _log_tail,
+    _pid_alive,
+    _port_taken,
+    _terminate,
+    default_cache_dir,
+)
+
+__all__ = [
+    "DEFAULT_APICURIO_VERSION",
+    "RegistryError",
+    "RegistryInfo",
+    "default_data_dir",
+    "fetch_app",
+    "start_registry",
+    "status",
+    "stop_registry",
+]
+
+DEFAULT_APICURIO_VERSION = "2.6.13.Final"
+
+
+class RegistryError(Exception):
+    """The local registry could not be fetched, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    """Where a running local registry is and how to reach it."""
+
+    pid: int
+    port: int
+    version: str
+    data_dir: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ccompat_url(self) -> str:
+        """The base URL of the Confluent-compatible API (what `[registry] url` names)."""
+        return f"{self.url}/apis/ccompat/v7"
+
+
+def _pom() -> Path:
+    """The registry POM: `$CAPI_REGISTRY_POM`, else the repository's config/registry/pom.xml."""
+    env = os.environ.get("CAPI_REGISTRY_POM")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "config" / "registry" / "pom.xml"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "capi-streams" / "registry"
+
+
+def _runner_jar(app: Path) -> Path | None:
+    """The launcher of an unpacked build: `*-runner.jar` (2.x) or `quarkus-run.jar` (3.x)."""
+    for pattern in ("*-runner.jar", "quarkus-run.jar"):
+        found = sorted(app.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def fetch_app(version: str, cache_dir: Path | None = None) -> Path:
+    """Return the runner jar of Apicurio Registry `version`, downloading it on first use."""
+    app = (cache_dir or default_cache_dir()) / f"apicurio-{version}"
+    marker = app / ".complete"
+    jar = _runner_jar(app)
+    if marker.exists() and jar is not None:
+        return jar
+    if shutil.which("mvn") is None:
+        raise RegistryError(
+            "Maven ('mvn') is not on PATH: it is needed once to fetch Apicurio Registry "
+            f"from Maven Central into {app}. Install Maven (Debian: apt-get install maven)."
+        )
+    if not version[:1].isdigit() or "/" in version:
+        raise RegistryError(f"--version must look like 2.6.13.Final, got {version!r}")
+    pom = _pom()
+    if not pom.exists():
+        raise RegistryError(f"registry POM {pom} not found; set CAPI_REGISTRY_POM")
+    if app.exists():
+        shutil.rmtree(app)
+    app.mkdir(parents=True)
+    cmd = [
+        *("mvn", "-B", "-ntp", "-q", "-f", str(pom)),
+        f"{MAVEN_DEPENDENCY_PLUGIN}:unpack-dependencies",
+        f"-DoutputDirectory={app.resolve()}",
+        # its "already unpacked" markers go with the app, not into the repository
+        f"-DmarkersDirectory={(app / '.markers').resolve()}",
+        f"-Dapicurio.version={version}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    jar = _runner_jar(app)
+    if proc.returncode != 0 or jar is None:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise RegistryError(
+            f"Downloading Apicurio Registry {version} from Maven Central failed "
+            f"(mvn exit {proc.returncode}{', no runner jar' if jar is None else ''}):\n{tail}"
+        )
+    marker.write_text(version)
+    return jar
+
+
+def _state_file(data_dir: Path) -> Path:
+    return data_dir / "registry.json"
+
+
+def status(data_dir: Path | None = None) -> RegistryInfo | None:
+    """The running registry recorded in `data_dir`, or None when none runs there."""
+    state = _state_file(data_dir or default_data_dir())
+    try:
+        info = RegistryInfo(**json.loads(state.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return info if _pid_alive(info.pid) else None
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - loopback URL built here
+            f"http://127.0.0.1:{port}/health/ready", timeout=2
+        ) as resp:
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _java_command(java: str, jar: Path, port: int, heap: str) -> list[str]:
+    return [
+        java,
+        f"-Xmx{heap}",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",  # start-up CPU matters here, not peak throughput
+        "-Djava.awt.headless=true",
+        f"-Dquarkus.http.port={port}",
+        "-Dquarkus.http.host=127.0.0.1",
+        "-Dquarkus.log.level=WARN",
+        "-Dquarkus.log.category.\"io.quarkus\".level=INFO",
+        "-jar",
+        str(jar),
+    ]
+
+
+def start_registry(
+    *,
+    port: int = 8081,
+    data_dir: Path | None = None,
+    version: str = DEFAULT_APICURIO_VERSION,
+    cache_dir: Path | None = None,
+    timeout_s: float = 180.0,
+    heap: str = "384m",
+) -> RegistryInfo:
+    """Start (or find already running) a local registry; return once it is ready."""
+    data_dir = (data_dir or default_data_dir()).resolve()
+    running = status(data_dir)
+    if running is not None:
+        if running.version != version:
+            raise RegistryError(
+                f"Apicurio Registry {running.version} already runs from {data_dir} "
+                f"(pid {running.pid}); stop it first or use another --data-dir"
+            )
+        return running
+    java = shutil.which("java")
+    if java is None:
+        raise RegistryError("Java ('java') is not on PATH: the registry needs Java 17 or newer.")
+    if port == 0:
+        port = _free_port()
+    elif _port_taken(port):
+        raise RegistryError(
+            f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
+        )
+    jar = fetch_app(version, cache_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "registry.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            _java_command(java, jar, port, heap),
+            cwd=data_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    info = RegistryInfo(proc.pid, port, version, str(data_dir))
+    _state_file(data_dir).write_text(json.dumps(asdict(info)))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _state_file(data_dir).unlink(missing_ok=True)
+            raise RegistryError(
+                f"the registry exited with code {proc.returncode} during start-up; "
+                f"last lines of {log_path}:\n{_log_tail(log_path)}"
+            )
+        if _ready(port):
+            return info
+        time.sleep(0.5)
+    _terminate(proc.pid, grace_s=10)
+    _state_file(data_dir).unlink(missing_ok=True)
+    raise RegistryError(
+        f"the registry was not ready on 127.0.0.1:{port} within {timeout_s:.0f} s; "
+        f"last lines of {log_path}:\n{_log_tail(log_path)}"
+    )
+
+
+def stop_registry(data_dir: Path | None = None, grace_s: float = 20.0) -> RegistryInfo | None:
+    """Stop the registry recorded in `data_dir` (SIGTERM, then SIGKILL after `grace_s`)."""
+    data_dir = (data_dir or default_data_dir()).resolve()
+    info = status(data_dir)
+    if info is not None:
+        _terminate(info.pid, grace_s)
+    _state_file(data_dir).unlink(missing_ok=True)
+    return info
