@@ -26,6 +26,7 @@ from streams.domain.admission import AdmissionContext
 from streams.domain.formats import FormatConfig, parse_format_config
 from streams.domain.model import ACTION_SOURCES
 from streams.domain.privacy.guard import GuardMode, PiiPolicy
+from streams.domain.registry.config import RegistryConfig, parse_registry_config
 from streams.domain.routing import is_dataset_id
 from streams.domain.transform import DatasetPolicy
 
@@ -217,6 +218,8 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     # Input formats per topic and declarative mappings ([formats], [mappings]; see README).
     formats: FormatConfig = field(default_factory=FormatConfig)
+    # The schema registry of topics with `encoding = "registry"` ([registry]; see README).
+    registry: RegistryConfig | None = None
     # Deprecated keys that were read and mapped onto their replacement (say so at start-up).
     deprecations: tuple[str, ...] = field(default=(), compare=False)
 
@@ -517,7 +520,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     overrides = _env_overrides(env)
     ds_over = overrides.pop("datasets", {})
     raw = _merge(raw, overrides)
-    known = {*_SECTIONS, "kafka", "datasets", "routing", "formats", "mappings"}
+    known = {*_SECTIONS, "kafka", "datasets", "routing", "formats", "mappings", "registry"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))})")
@@ -541,12 +544,16 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     routing = _routing(dict(raw.get("routing", {})), datasets)
     try:
         formats = parse_format_config(raw.get("formats"), raw.get("mappings"))
-    except ValueError as exc:  # FormatConfigError / MappingError name the key
+        registry = parse_registry_config(raw.get("registry"))
+    except ValueError as exc:  # FormatConfigError / MappingError / RegistryConfigError name the key
         raise ConfigError(str(exc)) from None
+    if formats.uses_registry and registry is None:
+        raise ConfigError("registry.url: a topic has encoding = 'registry': set [registry] url")
     settings = Settings(
         datasets=datasets,
         routing=routing,
         formats=formats,
+        registry=registry,
         deprecations=deprecations,
         **sections,
     )

@@ -154,9 +154,7 @@ def status(data_dir: Path | None = None) -> RegistryInfo | None:
 
 def _ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(  # noqa: S310 - loopback URL built here
-            f"http://127.0.0.1:{port}/health/ready", timeout=2
-        ) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as resp:
             return bool(resp.status == 200)
     except (OSError, urllib.error.URLError):
         return False
@@ -172,7 +170,7 @@ def _java_command(java: str, jar: Path, port: int, heap: str) -> list[str]:
         f"-Dquarkus.http.port={port}",
         "-Dquarkus.http.host=127.0.0.1",
         "-Dquarkus.log.level=WARN",
-        "-Dquarkus.log.category.\"io.quarkus\".level=INFO",
+        '-Dquarkus.log.category."io.quarkus".level=INFO',
         "-jar",
         str(jar),
     ]

@@ -9,6 +9,8 @@
     default_currency = "EUR"       # for values without a currency (optional)
     inner_format = "segment"       # data format of CloudEvents without capiformat (optional)
     anonymous_id = false           # anonymous/device id as external_id fallback (optional)
+    encoding = "json"              # json | registry: Confluent wire format (Avro, Protobuf,
+                                   # JSON Schema) decoded with the [registry] before the format
 
     [formats.event_names]          # source event name -> CAPI event name (optional)
     "Demo Booked" = "Schedule"
@@ -48,8 +50,10 @@ _KEYS: Final = frozenset(
         "default_currency",
         "inner_format",
         "anonymous_id",
+        "encoding",
     }
 )
+ENCODINGS: Final = ("json", "registry")
 
 
 class FormatConfigError(ValueError):
@@ -67,6 +71,7 @@ class TopicFormat:
 
     format: str = NATIVE
     options: FormatOptions = field(default_factory=FormatOptions)
+    encoding: str = "json"  # or "registry" (Confluent wire format)
 
 
 def _no_topics() -> Mapping[str, TopicFormat]:
@@ -88,6 +93,16 @@ class FormatConfig:
     def for_topic(self, topic: str) -> TopicFormat:
         """The topic's format and options (the defaults for unlisted topics)."""
         return self.topics.get(topic, self.default)
+
+    def registry_encoded(self, topic: str) -> bool:
+        """True when the topic's messages are in the Confluent wire format."""
+        return self.for_topic(topic).encoding == "registry"
+
+    @property
+    def uses_registry(self) -> bool:
+        """True when any topic (or the default) is registry-encoded."""
+        encodings = {self.default.encoding, *(t.encoding for t in self.topics.values())}
+        return "registry" in encodings
 
 
 def parse_format_config(formats: object = None, mappings: object = None) -> FormatConfig:
@@ -149,12 +164,15 @@ def parse_options(
     inner = values["inner_format"]
     if inner is not None and (inner == CLOUDEVENTS or not is_format_name(inner, mappings)):
         raise FormatConfigError(f"{where}.inner_format", "expected a format other than cloudevents")
+    encoding = raw.get("encoding", base.encoding)
+    if encoding not in ENCODINGS:
+        raise FormatConfigError(f"{where}.encoding", "expected json or registry")
     try:
         options = FormatOptions(**values)
     except ValueError as error:
         key = str(error).split(" ", 1)[0].rstrip(":")
         raise FormatConfigError(f"{where}.{key}", str(error)) from None
-    return TopicFormat(fmt, options)
+    return TopicFormat(fmt, options, encoding)
 
 
 def _action(raw: Mapping[str, Any], where: str, key: str, default: UnmappedAction) -> Any:
