@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Kafka broker per test session, unique topic names per test.
+"""Shared fixtures: one real Kafka broker and one real schema registry per test session (each
+started on first use), unique topic names per test.
 
 The broker is started through streams.dev.broker, the same code as `capi-streams kafka start`.
 `CAPI_TEST_KAFKA_VERSION` selects the Kafka version (CI runs a 3.9 and a 4.x leg);
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from streams.dev import broker, broker_security
+from streams.dev import apicurio, broker, broker_security
 
 # The property tests check what a function does with any input, not how fast inputs are drawn:
 # on a 2-core CI machine a draw or an example can stall behind the broker or a worker process
@@ -66,6 +67,30 @@ def secure_broker(
         yield kafka_broker
         return
     yield from _start(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def registry_info(tmp_path_factory: pytest.TempPathFactory) -> Iterator[apicurio.RegistryInfo]:
+    """One real Apicurio Registry (in memory) per session, through `capi-streams registry`'s
+    code. `CAPI_TEST_REGISTRY_DATA_DIR` points at the data dir of an already running one."""
+    existing = os.environ.get("CAPI_TEST_REGISTRY_DATA_DIR")
+    if existing:
+        running = apicurio.status(Path(existing))
+        assert running is not None, f"no registry runs from {existing}"
+        yield running
+        return
+    data_dir: Path = tmp_path_factory.mktemp("registry")
+    info = apicurio.start_registry(port=0, data_dir=data_dir)
+    try:
+        yield info
+    finally:
+        apicurio.stop_registry(data_dir)
+
+
+@pytest.fixture(scope="session")
+def registry_url(registry_info: apicurio.RegistryInfo) -> str:
+    """The base URL of the session registry's Confluent-compatible API."""
+    return registry_info.ccompat_url
 
 
 @pytest.fixture

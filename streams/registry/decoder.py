@@ -1,0 +1,111 @@
+"""Decode the registry-encoded messages of a window before admission.
+
+For each message on a topic with `encoding = "registry"`: read the wire-format header
+(`not_wire_format`), find its schema (`unknown_schema_id`; cached schemas need no I/O) and
+decode the payload (`undecodable_payload`). Schemas missing from the cache are fetched, one
+request per id, all at once. When the registry cannot be asked, the messages under those ids are
+`waiting`: the caller keeps them (unacked, uncommitted) and calls `wait_for` before trying them
+again; messages under cached ids go on meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.domain.registry import RegistryReason, decode_payload, unframe
+from streams.registry.cache import SchemaCache, SchemaFailure
+from streams.registry.client import RegistryUnavailable
+
+__all__ = ["DecodedWindow", "RegistryDecoder"]
+
+logger = logging.getLogger(__name__)
+
+Value = bytes | Mapping[str, Any] | None
+
+
+@dataclass(slots=True)
+class DecodedWindow:
+    """Per position: the decoded object (or the value unchanged), or a failure reason, or
+    waiting for the registry."""
+
+    values: list[Value]
+    failures: dict[int, str] = field(default_factory=dict)
+    waiting: dict[int, int] = field(default_factory=dict)  # position -> schema id
+
+
+class RegistryDecoder:
+    """Decodes a window's registry-encoded values with the schemas of `cache`."""
+
+    def __init__(
+        self,
+        cache: SchemaCache,
+        encoded: Callable[[str], bool],
+        *,
+        max_message_bytes: int,
+        retry_s: float = 2.0,
+    ) -> None:
+        self._cache = cache
+        self._encoded = encoded
+        self._max_bytes = max_message_bytes
+        self._retry_s = retry_s
+
+    def encoded(self, topic: str) -> bool:
+        return self._encoded(topic)
+
+    async def decode(self, items: Sequence[tuple[str, Value]]) -> DecodedWindow:
+        """`items` are (topic, value) in window order."""
+        out = DecodedWindow([value for _, value in items])
+        pending: dict[int, list[tuple[int, bytes]]] = {}  # schema id -> (position, payload)
+        for pos, (topic, value) in enumerate(items):
+            if not isinstance(value, bytes) or len(value) > self._max_bytes:
+                continue  # tombstones and oversized messages: admission says why
+            if not self._encoded(topic):
+                continue
+            framed = unframe(value)
+            if framed is None:
+                out.failures[pos] = RegistryReason.NOT_WIRE_FORMAT
+                continue
+            pending.setdefault(framed.schema_id, []).append((pos, framed.payload))
+        if not pending:
+            return out
+        missing = [i for i in pending if self._cache.cached(i) is None]
+        if missing:
+            await asyncio.gather(*(self._try(i) for i in missing))
+        for schema_id, members in pending.items():
+            entry = self._cache.cached(schema_id)
+            for pos, payload in members:
+                if entry is None:
+                    out.waiting[pos] = schema_id
+                elif isinstance(entry, SchemaFailure):
+                    out.failures[pos] = entry.reason
+                else:
+                    decoded = decode_payload(payload, entry)
+                    if isinstance(decoded, RegistryReason):
+                        out.failures[pos] = decoded
+                    else:
+                        out.values[pos] = decoded
+        return out
+
+    async def _try(self, schema_id: int) -> None:
+        try:
+            await self._cache.resolve(schema_id)
+        except RegistryUnavailable as error:
+            logger.warning("schema registry unavailable schema_id=%d error=%s", schema_id, error)
+
+    async def wait_for(self, schema_ids: set[int]) -> None:
+        """Return once every id in `schema_ids` is resolved (known, unknown or unusable),
+        asking the registry again every `retry_s` while it cannot be asked."""
+        todo = set(schema_ids)
+        while todo:
+            for schema_id in list(todo):
+                try:
+                    await self._cache.resolve(schema_id)
+                except RegistryUnavailable:
+                    continue
+                todo.discard(schema_id)
+            if todo:
+                await asyncio.sleep(self._retry_s)
