@@ -26,7 +26,11 @@ from streams.domain.admission import AdmissionContext
 from streams.domain.formats import FormatConfig, parse_format_config
 from streams.domain.model import ACTION_SOURCES
 from streams.domain.privacy.guard import GuardMode, PiiPolicy
-from streams.domain.registry.config import RegistryConfig, parse_registry_config
+from streams.domain.registry.config import (
+    RegistryConfig,
+    parse_registry_config,
+    registry_authorization,
+)
 from streams.domain.routing import is_dataset_id
 from streams.domain.transform import DatasetPolicy
 
@@ -220,6 +224,8 @@ class Settings:
     formats: FormatConfig = field(default_factory=FormatConfig)
     # The schema registry of topics with `encoding = "registry"` ([registry]; see README).
     registry: RegistryConfig | None = None
+    # Its `Authorization` header value, from the environment variable the config names.
+    registry_auth: Secret | None = field(default=None, compare=False)
     # Deprecated keys that were read and mapped onto their replacement (say so at start-up).
     deprecations: tuple[str, ...] = field(default=(), compare=False)
 
@@ -545,6 +551,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     try:
         formats = parse_format_config(raw.get("formats"), raw.get("mappings"))
         registry = parse_registry_config(raw.get("registry"))
+        auth = registry_authorization(registry, env) if registry is not None else None
     except ValueError as exc:  # FormatConfigError / MappingError / RegistryConfigError name the key
         raise ConfigError(str(exc)) from None
     if formats.uses_registry and registry is None:
@@ -554,6 +561,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
         routing=routing,
         formats=formats,
         registry=registry,
+        registry_auth=Secret(auth) if auth is not None else None,
         deprecations=deprecations,
         **sections,
     )

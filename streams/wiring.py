@@ -25,9 +25,20 @@ from streams.domain.retry import RetryPolicy
 from streams.observability.emq import EmqPoller
 from streams.observability.metrics import Metrics
 from streams.pipeline import OutcomeWriter, Pipeline, PipelineObserver, RecordSink
+from streams.pipeline.registry import DecodingPipeline
+from streams.registry.cache import SchemaCache
+from streams.registry.client import RegistryClient
+from streams.registry.decoder import RegistryDecoder
 from streams.settings import Settings
 
-__all__ = ["Worker", "build_pipeline", "build_worker", "delivery_config", "window_seconds"]
+__all__ = [
+    "Worker",
+    "build_pipeline",
+    "build_registry_client",
+    "build_worker",
+    "delivery_config",
+    "window_seconds",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +49,10 @@ class Worker:
     holds: DatasetHolds
     client: GraphClient
     deliverer: Deliverer
-    pipeline: Pipeline
+    pipeline: Pipeline | DecodingPipeline
     quality: tuple[DatasetQualityClient, EmqPoller] | None
     window_s: float
+    registry: RegistryClient | None = None  # when a topic is registry-encoded
 
 
 def window_seconds(settings: Settings) -> float:
@@ -68,9 +80,11 @@ def build_pipeline(
     sink: RecordSink,
     observer: PipelineObserver,
     *,
+    registry: RegistryClient | None = None,
     clock: Callable[[], float] = time.time,
-) -> Pipeline:
-    """The window pipeline over `deliverer` (and its holds), writing outcomes to `sink`."""
+) -> Pipeline | DecodingPipeline:
+    """The window pipeline over `deliverer` (and its holds), writing outcomes to `sink`;
+    behind a registry decoder when `registry` is given (topics with `encoding = "registry"`)."""
     k = settings.kafka
     test_codes = {d.id: d.test_event_code for d in settings.datasets}
     outcomes = OutcomeWriter(
@@ -85,7 +99,7 @@ def build_pipeline(
     limits = {
         d.id: BatchLimits(max_events=d.max_events, max_bytes=d.max_bytes) for d in settings.datasets
     }
-    return Pipeline(
+    pipeline = Pipeline(
         settings.admission(),
         limits,
         deliverer,
@@ -95,6 +109,30 @@ def build_pipeline(
         test_codes=test_codes,
         clock=clock,
     )
+    if registry is None or settings.registry is None:
+        return pipeline
+    decoder = RegistryDecoder(
+        SchemaCache(registry, settings.registry.cache_size),
+        settings.formats.registry_encoded,
+        max_message_bytes=k.max_message_bytes,
+        retry_s=settings.registry.retry_seconds,
+    )
+    return DecodingPipeline(
+        pipeline,
+        decoder,
+        outcomes,
+        observer,
+        include_raw=settings.failures.include_raw,
+        clock=clock,
+    )
+
+
+def build_registry_client(settings: Settings) -> RegistryClient | None:
+    """The schema registry client, when a topic is registry-encoded."""
+    if settings.registry is None or not settings.formats.uses_registry:
+        return None
+    auth = settings.registry_auth.reveal() if settings.registry_auth is not None else None
+    return RegistryClient(settings.registry, auth)
 
 
 def build_worker(settings: Settings, sink: RecordSink, registry: CollectorRegistry) -> Worker:
@@ -115,6 +153,7 @@ def build_worker(settings: Settings, sink: RecordSink, registry: CollectorRegist
         max_connections=max(8, g.max_in_flight * max(1, len(settings.datasets))),
     )
     holds = DatasetHolds(metrics, probe_every_s=g.config_retry_seconds)
+    registry_client = build_registry_client(settings)
     deliverer = Deliverer(client, delivery_config(settings), metrics, holds=holds)
     quality: tuple[DatasetQualityClient, EmqPoller] | None = None
     if settings.quality.enabled:
@@ -139,7 +178,8 @@ def build_worker(settings: Settings, sink: RecordSink, registry: CollectorRegist
         holds=holds,
         client=client,
         deliverer=deliverer,
-        pipeline=build_pipeline(settings, deliverer, sink, metrics),
+        pipeline=build_pipeline(settings, deliverer, sink, metrics, registry=registry_client),
         quality=quality,
         window_s=window_seconds(settings),
+        registry=registry_client,
     )

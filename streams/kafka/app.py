@@ -123,6 +123,8 @@ class CapiApp(faust.App):
 
     async def on_start(self) -> None:
         await self.capi.client.start()
+        if self.capi.registry is not None:
+            await self.capi.registry.start()
         if self.capi.quality is not None:
             client, poller = self.capi.quality
             await client.start()
@@ -147,6 +149,8 @@ class CapiApp(faust.App):
             client, poller = self.capi.quality
             await poller.stop()
             await client.close()
+        if self.capi.registry is not None:
+            await self.capi.registry.close()
         await self.capi.client.close()
 
 

@@ -23,7 +23,7 @@ from streams import __version__
 from streams.capi.lifecycle import AsyncClient
 from streams.domain.registry.config import RegistryConfig
 
-__all__ = ["RegistryClient", "RegistryUnavailable", "SchemaReference", "SchemaText", "auth_header"]
+__all__ = ["RegistryClient", "RegistryUnavailable", "SchemaReference", "SchemaText"]
 
 
 class RegistryUnavailable(Exception):
@@ -46,33 +46,13 @@ class SchemaText:
     references: tuple[SchemaReference, ...] = ()
 
 
-def auth_header(config: RegistryConfig, env: Mapping[str, str]) -> str | None:
-    """The `Authorization` value for `config`, its secret read from `env`; raises ValueError
-    naming the config key when the variable is unset."""
-    import base64
-
-    if config.token_env is not None:
-        token = env.get(config.token_env)
-        if not token:
-            raise ValueError(f"registry.token_env: environment variable {config.token_env} unset")
-        return f"Bearer {token}"
-    if config.username is not None and config.password_env is not None:
-        password = env.get(config.password_env)
-        if password is None:
-            raise ValueError(
-                f"registry.password_env: environment variable {config.password_env} unset"
-            )
-        pair = f"{config.username}:{password}".encode()
-        return f"Basic {base64.b64encode(pair).decode()}"
-    return None
-
-
 class RegistryClient(AsyncClient):
     """Fetches schemas by id over one aiohttp session."""
 
-    def __init__(self, config: RegistryConfig, env: Mapping[str, str]) -> None:
+    def __init__(self, config: RegistryConfig, authorization: str | None = None) -> None:
+        """`authorization`: the `Authorization` header value (`registry_authorization`)."""
         self._url = config.url
-        self._auth = auth_header(config, env)
+        self._auth = authorization
         self._ca_file = config.ca_file
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
         self._session: aiohttp.ClientSession | None = None

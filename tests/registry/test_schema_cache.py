@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from streams.domain.registry import AvroSchema, JsonSchema, ProtobufSchema, RegistryReason
-from streams.domain.registry.config import RegistryConfig
+from streams.domain.registry.config import RegistryConfig, registry_authorization
 from streams.registry.cache import SchemaCache, SchemaFailure
-from streams.registry.client import RegistryClient, RegistryUnavailable, auth_header
+from streams.registry.client import RegistryClient, RegistryUnavailable
 from streams.registry.decoder import RegistryDecoder
 from tests.kafka.harness import free_port
 from tests.registry.support import avro_message, json_message, protobuf_message, register
@@ -41,7 +41,7 @@ def _subject() -> str:
 
 @pytest.fixture
 async def client(registry_url: str) -> AsyncIterator[RegistryClient]:
-    async with RegistryClient(RegistryConfig(url=registry_url, timeout_seconds=5), {}) as c:
+    async with RegistryClient(RegistryConfig(url=registry_url, timeout_seconds=5)) as c:
         yield c
 
 
@@ -123,7 +123,7 @@ async def test_protobuf_with_a_referenced_file_and_json_schema(
 
 async def test_unreachable_registry_holds_only_uncached_ids(registry_url: str) -> None:
     down = RegistryConfig(url=f"http://127.0.0.1:{free_port()}/apis/ccompat/v7", timeout_seconds=2)
-    async with RegistryClient(down, {}) as client:
+    async with RegistryClient(down) as client:
         with pytest.raises(RegistryUnavailable):
             await client.schema(1)
         cache = SchemaCache(client)
@@ -138,11 +138,11 @@ async def test_unreachable_registry_holds_only_uncached_ids(registry_url: str) -
 
 def test_auth_header_from_env_and_never_in_repr() -> None:
     bearer = RegistryConfig(url="https://sr", token_env="SR_TOKEN")
-    assert auth_header(bearer, {"SR_TOKEN": "s3cret"}) == "Bearer s3cret"
+    assert registry_authorization(bearer, {"SR_TOKEN": "s3cret"}) == "Bearer s3cret"
     with pytest.raises(ValueError, match=r"registry\.token_env"):
-        auth_header(bearer, {})
+        registry_authorization(bearer, {})
     basic = RegistryConfig(url="https://sr", username="u", password_env="SR_PW")
-    assert auth_header(basic, {"SR_PW": "pw"}) == "Basic dTpwdw=="
-    assert auth_header(RegistryConfig(url="https://sr"), {}) is None
-    client = RegistryClient(bearer, {"SR_TOKEN": "s3cret"})
+    assert registry_authorization(basic, {"SR_PW": "pw"}) == "Basic dTpwdw=="
+    assert registry_authorization(RegistryConfig(url="https://sr"), {}) is None
+    client = RegistryClient(bearer, "Bearer s3cret")
     assert "s3cret" not in repr(client) and "s3cret" not in str(client)

@@ -15,11 +15,17 @@ Secrets never sit in the file: only the names of the environment variables that 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["RegistryConfig", "RegistryConfigError", "parse_registry_config"]
+__all__ = [
+    "RegistryConfig",
+    "RegistryConfigError",
+    "parse_registry_config",
+    "registry_authorization",
+]
 
 _KEYS: Final = (
     "url",
@@ -97,3 +103,22 @@ def _positive(raw: Mapping[str, Any], key: str, default: float, *, integer: bool
     if isinstance(value, bool) or not ok or value <= 0:
         raise RegistryConfigError(key, f"expected a positive {'integer' if integer else 'number'}")
     return float(value)
+
+
+def registry_authorization(config: RegistryConfig, env: Mapping[str, str]) -> str | None:
+    """The `Authorization` header value for `config`, its secret read from `env` (None: no
+    auth). Raises RegistryConfigError naming the key when the variable is unset."""
+    if config.token_env is not None:
+        token = env.get(config.token_env)
+        if not token:
+            raise RegistryConfigError("token_env", f"environment variable {config.token_env} unset")
+        return f"Bearer {token}"
+    if config.username is not None and config.password_env is not None:
+        password = env.get(config.password_env)
+        if password is None:
+            raise RegistryConfigError(
+                "password_env", f"environment variable {config.password_env} unset"
+            )
+        pair = f"{config.username}:{password}".encode()
+        return f"Basic {base64.b64encode(pair).decode()}"
+    return None
