@@ -178,6 +178,13 @@ async def test_protobuf_indexes_pick_nested_and_first_messages() -> None:
     assert decode_payload(b"\x00" + other(x="y").SerializeToString(), schema) == {"x": "y"}
     nested = b"\x04\x02\x00" + item(id="a").SerializeToString()  # indexes [1, 0]
     assert decode_payload(nested, schema) == {"id": "a"}
+    order = schema.message_type([1])
+    assert order is not None
+    # status left at NEW (0): proto3 sends nothing for it, the decoded object still names it
+    assert decode_payload(b"\x02\x02" + order(event_name="x").SerializeToString(), schema) == {
+        "event_name": "x",
+        "status": "NEW",
+    }
 
 
 async def test_protobuf_bad_payloads() -> None:
