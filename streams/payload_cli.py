@@ -20,18 +20,30 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams.domain.formats import FORMAT_HEADER, NATIVE, MappingSpec, UnmappedAction
 from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
-from streams.domain.payload_helper import explain, has_failures, render_text
+from streams.domain.payload_helper import (
+    Explanation,
+    Outcome,
+    explain,
+    has_failures,
+    render_text,
+)
+from streams.domain.registry import split_wire_file
+from streams.domain.registry.config import RegistryConfig
 from streams.domain.transform import DatasetPolicy, Rejected, transform
 from streams.kafka_connection.clients import client_kwargs
 from streams.kafka_connection.preflight import check_connection
+from streams.registry.client import RegistryUnavailable
+from streams.registry.files import decode_file_messages
 from streams.settings import (
     DEFAULT_MAX_EVENT_BYTES,
     ConfigError,
@@ -68,18 +80,52 @@ def _validate(args: argparse.Namespace) -> int:
         return 2
     topic_format = settings.formats.for_topic(args.topic or settings.kafka.input_topics[0])
     configured = _dataset(settings, args.dataset)
-    items = explain(
-        data,
-        args.format or topic_format.format,
-        _policy(settings, args.dataset),
-        time.time(),
-        options=topic_format.options,
-        mappings=settings.formats.mappings,
-        max_event_bytes=configured.max_event_bytes if configured else DEFAULT_MAX_EVENT_BYTES,
-        guard=configured.pii_policy() if configured else None,
-    )
+    sources: list[bytes | Mapping[str, Any] | str] = [data]
+    if args.registry:
+        decoded = _decode_registry_file(data, settings, args.registry, "validate")
+        if decoded is None:
+            return 2
+        sources = list(decoded)
+    items: list[Explanation] = []
+    now = time.time()
+    for position, source in enumerate(sources, 1):
+        if isinstance(source, str):  # a registry failure reason
+            fmt = args.format or topic_format.format
+            items.append(Explanation(position, None, fmt, Outcome.REJECTED, reason=source))
+            continue
+        found = explain(
+            source,
+            args.format or topic_format.format,
+            _policy(settings, args.dataset),
+            now,
+            options=topic_format.options,
+            mappings=settings.formats.mappings,
+            max_event_bytes=configured.max_event_bytes if configured else DEFAULT_MAX_EVENT_BYTES,
+            guard=configured.pii_policy() if configured else None,
+        )
+        items.extend(replace(i, message=position) if args.registry else i for i in found)
     print(render_text(items), end="")
     return 1 if has_failures(items) else 0
+
+
+def _decode_registry_file(
+    data: bytes, settings: Settings, url: str, command: str
+) -> list[Mapping[str, Any] | str] | None:
+    """The file's wire-format messages decoded with the registry at `url` (auth and TLS from
+    the config's [registry]), or None after saying why not."""
+    base = settings.registry or RegistryConfig(url=url)
+    config = replace(base, url=url.rstrip("/"))
+    auth = settings.registry_auth.reveal() if settings.registry_auth is not None else None
+    messages = split_wire_file(data)
+    try:
+        return asyncio.run(
+            decode_file_messages(
+                messages, config, auth, max_message_bytes=settings.kafka.max_message_bytes
+            )
+        )
+    except RegistryUnavailable as exc:
+        print(f"capi-streams {command}: --registry: {exc}", file=sys.stderr)
+        return None
 
 
 def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,6 +137,13 @@ def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--dataset", default=None, help="use this dataset's defaults")
     p.add_argument("--topic", default=None, help="use this input topic's format settings")
     p.add_argument("--config", default=os.environ.get("CAPI_CONFIG"), metavar="FILE")
+    p.add_argument(
+        "--registry",
+        default=None,
+        metavar="URL",
+        help="FILE holds registry-encoded messages (one raw message, or one base64 message per "
+        "line): decode them with the schema registry at URL (its Confluent-compatible API)",
+    )
     p.set_defaults(func=_validate)
 
 
@@ -157,18 +210,12 @@ def _import(args: argparse.Namespace) -> int:
             "capi-streams import: set kafka.bootstrap_servers (or use --dry-run)", file=sys.stderr
         )
         return 2
-    try:
-        with open(args.file, encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        print(f"capi-streams import: cannot read {args.file}: {exc}", file=sys.stderr)
+    body = _import_rows(args, settings)
+    if body is None:
         return 2
-    if not rows:
-        print("capi-streams import: the file is empty", file=sys.stderr)
-        return 2
-    body = rows[1:]
-    good, skipped = _checked_rows(args, settings, mapping, rows)
-    print(f"{len(body)} rows read, {len(good)} to produce, {sum(skipped.values())} skipped")
+    good, skipped = _checked_rows(args, settings, mapping, body)
+    unit = "messages" if args.registry else "rows"
+    print(f"{len(body)} {unit} read, {len(good)} to produce, {sum(skipped.values())} skipped")
     for reason, count in skipped.most_common():
         print(f"  skipped {count:6d}  {reason}")
     if args.dry_run or not good:
@@ -185,19 +232,21 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _checked_rows(
-    args: argparse.Namespace, settings: Settings, mapping: MappingSpec, rows: list[list[str]]
+    args: argparse.Namespace,
+    settings: Settings,
+    mapping: MappingSpec,
+    body: list[Mapping[str, Any] | str],
 ) -> tuple[list[tuple[bytes, bytes | None]], Counter[str]]:
-    """(native event and key of each good row, reasons the other rows are skipped)."""
+    """(native event and key of each good row, reasons the other rows are skipped); a str in
+    `body` is why that row (or message) cannot be read."""
     policy = _policy(settings, args.dataset)
     now = time.time()
     skipped: Counter[str] = Counter()
     good: list[tuple[bytes, bytes | None]] = []
-    header, body = rows[0], rows[1:]
     topic_options = settings.formats.for_topic(args.topic).options
-    for number, cells in enumerate(body, start=2):
-        row = row_dict(header, cells)
-        if isinstance(row, RowProblem):
-            skipped[row.value] += 1
+    for number, row in enumerate(body, start=1 if args.registry else 2):
+        if isinstance(row, str):
+            skipped[row] += 1
             continue
         result = map_row(row, mapping, topic_options)
         for part in result.unmapped:
@@ -215,9 +264,45 @@ def _checked_rows(
     return good, skipped
 
 
+def _import_rows(
+    args: argparse.Namespace, settings: Settings
+) -> list[Mapping[str, Any] | str] | None:
+    """The rows of the CSV file (dicts by header), or with --registry its decoded messages;
+    a str is why a row or message cannot be read. None after saying why the file cannot."""
+    if args.registry:
+        try:
+            data = Path(args.file).read_bytes()
+        except OSError as exc:
+            print(f"capi-streams import: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return None
+        return _decode_registry_file(data, settings, args.registry, "import")
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"capi-streams import: cannot read {args.file}: {exc}", file=sys.stderr)
+        return None
+    if not rows:
+        print("capi-streams import: the file is empty", file=sys.stderr)
+        return None
+    header = rows[0]
+    out: list[Mapping[str, Any] | str] = []
+    for cells in rows[1:]:
+        row = row_dict(header, cells)
+        out.append(row.value if isinstance(row, RowProblem) else row)
+    return out
+
+
 def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("import", help="produce offline conversions from a CSV file")
-    p.add_argument("file", help="CSV with a header row")
+    p.add_argument("file", help="CSV with a header row (or registry-encoded messages)")
+    p.add_argument(
+        "--registry",
+        default=None,
+        metavar="URL",
+        help="FILE holds registry-encoded messages (one raw message, or one base64 message per "
+        "line), decoded with the schema registry at URL, then mapped like CSV rows",
+    )
     p.add_argument("--mapping", required=True, help="a [mappings.<name>] of the config")
     p.add_argument("--topic", required=True, help="input topic to produce to")
     p.add_argument("--dataset", default=None, help="dataset_id for every row")

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+
+from tests.pipeline.registry_inputs import AVRO_NATIVE, AVRO_ORDER, MAPPING_TOML, native_event
+from tests.registry.support import avro_message, register
 
 DATA = Path(__file__).parent / "data"
 EXE = [sys.executable, "-m", "streams.cli"]
@@ -152,3 +159,51 @@ async def test_import_produces_native_events_with_the_format_header(
         event = orjson.loads(record.value)
         assert event["action_source"] == "physical_store"
         assert event["event_name"] == "Purchase"
+
+
+@pytest.mark.integration
+async def test_validate_and_import_read_registry_encoded_files(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """A file of base64 wire-format messages (Avro), decoded with the real registry."""
+    tag = uuid.uuid4().hex[:8]
+    native_id = await register(registry_url, f"{tag}-n", orjson.dumps(AVRO_NATIVE).decode())
+    order_id = await register(registry_url, f"{tag}-o", orjson.dumps(AVRO_ORDER).decode())
+    now = int(time.time())
+    ev = native_event(1, now, tag)
+    ev["event_time"] = datetime.fromtimestamp(now - 30, UTC)
+    ev["custom_data"]["value"] = Decimal("12.50")
+    order = {
+        "order_id": f"{tag}-o1",
+        "kind": "ORDER",
+        "created_at": datetime.fromtimestamp(now - 60, UTC),
+        "customer": {"email": "Buyer@Example.com", "phone": "+1 650 555 1213"},
+        "total": Decimal("30.00"),
+        "currency": "EUR",
+    }
+    lines = [
+        base64.b64encode(avro_message(native_id, AVRO_NATIVE, ev)),
+        base64.b64encode(b'{"not": "wire format"}'),
+        b"%%% not base64",
+        base64.b64encode(avro_message(1_999_999_998, AVRO_NATIVE, ev)),
+    ]
+    f = tmp_path / "messages.b64"
+    f.write_bytes(b"\n".join(lines))
+    done = _run("validate", str(f), "--registry", registry_url)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert '"value": 12.5' in done.stdout and "person.1@example.com" not in done.stdout
+    assert done.stdout.count("not_wire_format") == 2
+    assert "unknown_schema_id" in done.stdout
+
+    config = tmp_path / "capi.toml"
+    config.write_text(MAPPING_TOML)
+    orders = tmp_path / "order.bin"  # one raw wire-format message
+    orders.write_bytes(avro_message(order_id, AVRO_ORDER, order))
+    args = ["import", str(orders), "--registry", registry_url, "--mapping", "orders"]
+    done = _run(*args, "--topic", "t", "--dry-run", "--config", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 messages read, 1 to produce, 0 skipped" in done.stdout
+
+    down = _run("validate", str(f), "--registry", "http://127.0.0.1:9/apis/ccompat/v7")
+    assert down.returncode == 2
+    assert "no answer from the schema registry" in down.stderr

@@ -14,7 +14,7 @@ from streams.domain.registry.schemas import (
     parse_avro,
     parse_protobuf,
 )
-from streams.domain.registry.wire import Framed, frame, unframe
+from streams.domain.registry.wire import Framed, frame, split_wire_file, unframe
 
 __all__ = [
     "AvroSchema",
@@ -28,5 +28,6 @@ __all__ = [
     "frame",
     "parse_avro",
     "parse_protobuf",
+    "split_wire_file",
     "unframe",
 ]

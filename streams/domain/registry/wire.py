@@ -7,10 +7,12 @@ for the first message, `[0]`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Framed", "frame", "message_indexes", "unframe"]
+__all__ = ["Framed", "frame", "message_indexes", "split_wire_file", "unframe"]
 
 MAGIC: Final = 0
 _HEADER: Final = 5
@@ -71,3 +73,21 @@ def message_indexes(payload: bytes) -> tuple[tuple[int, ...], bytes] | None:
         indexes.append(item[0])
         pos = item[1]
     return tuple(indexes), payload[pos:]
+
+
+def split_wire_file(data: bytes) -> list[bytes | None]:
+    """The messages of a file of registry-encoded messages (`validate`/`import --registry`):
+    one raw wire-format message (the file starts with the magic byte), or one base64-encoded
+    message per line (blank lines skipped; None for a line that is not base64)."""
+    if data[:1] == bytes([MAGIC]):
+        return [data]
+    out: list[bytes | None] = []
+    for line in data.splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            out.append(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError):
+            out.append(None)
+    return out
