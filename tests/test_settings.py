@@ -245,3 +245,19 @@ def test_graph_url_is_https_or_a_local_sandbox(tmp_path: Path, url: str) -> None
 def test_graph_url_over_plain_http_elsewhere_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match=r"graph\.url: expected https://"):
         load_settings(None, {"CAPI_GRAPH__URL": url})
+
+
+def test_registry_encoding_needs_the_registry_and_reads_its_secret_from_env(
+    tmp_path: Path,
+) -> None:
+    topic = '[formats.topics.orders]\nencoding = "registry"\n'
+    with pytest.raises(ConfigError, match=r"registry\.url"):
+        load_settings(_write(tmp_path, topic), {})
+    text = topic + '[registry]\nurl = "https://sr:8081"\ntoken_env = "SR_TOKEN"\n'
+    with pytest.raises(ConfigError, match=r"registry\.token_env: environment variable SR_TOKEN"):
+        load_settings(_write(tmp_path, text), {})
+    s = load_settings(_write(tmp_path, text), {"SR_TOKEN": "sr-secret"})
+    assert s.registry is not None and s.registry.url == "https://sr:8081"
+    assert s.registry_auth == Secret("Bearer sr-secret")
+    assert "sr-secret" not in repr(s)
+    assert s.formats.registry_encoded("orders") and not s.formats.registry_encoded("other")
