@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from streams.domain.registry import AvroSchema, JsonSchema, ProtobufSchema, RegistryReason
-from streams.domain.registry.config import RegistryConfig, registry_authorization
+from streams.domain.registry.config import RegistryConfig
 from streams.registry.cache import SchemaCache, SchemaFailure
 from streams.registry.client import RegistryClient, RegistryUnavailable
 from streams.registry.decoder import RegistryDecoder
@@ -134,15 +134,3 @@ async def test_unreachable_registry_holds_only_uncached_ids(registry_url: str) -
         assert window.failures == {1: RegistryReason.NOT_WIRE_FORMAT}
         with pytest.raises(TimeoutError):  # keeps asking while the registry is away
             await asyncio.wait_for(decoder.wait_for({7}), 0.5)
-
-
-def test_auth_header_from_env_and_never_in_repr() -> None:
-    bearer = RegistryConfig(url="https://sr", token_env="SR_TOKEN")
-    assert registry_authorization(bearer, {"SR_TOKEN": "s3cret"}) == "Bearer s3cret"
-    with pytest.raises(ValueError, match=r"registry\.token_env"):
-        registry_authorization(bearer, {})
-    basic = RegistryConfig(url="https://sr", username="u", password_env="SR_PW")
-    assert registry_authorization(basic, {"SR_PW": "pw"}) == "Basic dTpwdw=="
-    assert registry_authorization(RegistryConfig(url="https://sr"), {}) is None
-    client = RegistryClient(bearer, "Bearer s3cret")
-    assert "s3cret" not in repr(client) and "s3cret" not in str(client)

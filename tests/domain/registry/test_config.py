@@ -8,7 +8,9 @@ from streams.domain.registry.config import (
     RegistryConfig,
     RegistryConfigError,
     parse_registry_config,
+    registry_authorization,
 )
+from streams.registry.client import RegistryClient
 
 
 def test_defaults_and_auth_by_env_var_name() -> None:
@@ -47,3 +49,15 @@ def test_encoding_per_topic() -> None:
     assert not parse_format_config({}).uses_registry
     with pytest.raises(FormatConfigError, match=r"formats\.topics\.t\.encoding"):
         parse_format_config({"topics": {"t": {"encoding": "avro"}}})
+
+
+def test_auth_header_from_env_and_never_in_repr() -> None:
+    bearer = RegistryConfig(url="https://sr", token_env="SR_TOKEN")
+    assert registry_authorization(bearer, {"SR_TOKEN": "s3cret"}) == "Bearer s3cret"
+    with pytest.raises(ValueError, match=r"registry\.token_env"):
+        registry_authorization(bearer, {})
+    basic = RegistryConfig(url="https://sr", username="u", password_env="SR_PW")
+    assert registry_authorization(basic, {"SR_PW": "pw"}) == "Basic dTpwdw=="
+    assert registry_authorization(RegistryConfig(url="https://sr"), {}) is None
+    client = RegistryClient(bearer, "Bearer s3cret")
+    assert "s3cret" not in repr(client) and "s3cret" not in str(client)
