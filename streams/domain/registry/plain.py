@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 __all__ = ["plain", "unix_seconds"]
@@ -21,13 +21,36 @@ def unix_seconds(moment: datetime) -> int | float:
     """Unix seconds of `moment` (naive means UTC): an int when whole."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    whole = int(moment.replace(microsecond=0).timestamp())
-    return whole if moment.microsecond == 0 else whole + moment.microsecond / 1_000_000
+    seconds = moment.timestamp()
+    return int(seconds) if moment.microsecond == 0 else seconds
+
+
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def plain(value: Any) -> Any:
-    """`value` with every typed leaf turned into a plain number or string (recursively)."""
-    if value is None or isinstance(value, str | bool | int | float):
+    """`value` with every typed leaf turned into a plain number or string, recursively.
+
+    Dicts and lists are converted in place (the decoders' fresh output): only typed leaves are
+    replaced, so a record that is already plain costs one type check per value."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        for key, item in value.items():
+            if type(item) not in _PLAIN:
+                value[key] = plain(item)
+        return value
+    if kind is list:
+        for i, item in enumerate(value):
+            if type(item) not in _PLAIN:
+                value[i] = plain(item)
+        return value
+    return _leaf(value)
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
