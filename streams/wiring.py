@@ -24,6 +24,7 @@ from streams.domain.privacy.redact import KeepEvent
 from streams.domain.retry import RetryPolicy
 from streams.observability.emq import EmqPoller
 from streams.observability.metrics import Metrics
+from streams.observability.registry_metrics import RegistryMetrics
 from streams.pipeline import OutcomeWriter, Pipeline, PipelineObserver, RecordSink
 from streams.pipeline.registry import DecodingPipeline
 from streams.registry.cache import SchemaCache
@@ -81,6 +82,7 @@ def build_pipeline(
     observer: PipelineObserver,
     *,
     registry: RegistryClient | None = None,
+    registry_metrics: RegistryMetrics | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Pipeline | DecodingPipeline:
     """The window pipeline over `deliverer` (and its holds), writing outcomes to `sink`;
@@ -112,7 +114,7 @@ def build_pipeline(
     if registry is None or settings.registry is None:
         return pipeline
     decoder = RegistryDecoder(
-        SchemaCache(registry, settings.registry.cache_size),
+        SchemaCache(registry, settings.registry.cache_size, observer=registry_metrics),
         settings.formats.registry_encoded,
         max_message_bytes=k.max_message_bytes,
         retry_s=settings.registry.retry_seconds,
@@ -124,6 +126,7 @@ def build_pipeline(
         observer,
         include_raw=settings.failures.include_raw,
         clock=clock,
+        on_waiting=registry_metrics.on_waiting if registry_metrics else lambda delta: None,
     )
 
 
@@ -178,7 +181,14 @@ def build_worker(settings: Settings, sink: RecordSink, registry: CollectorRegist
         holds=holds,
         client=client,
         deliverer=deliverer,
-        pipeline=build_pipeline(settings, deliverer, sink, metrics, registry=registry_client),
+        pipeline=build_pipeline(
+            settings,
+            deliverer,
+            sink,
+            metrics,
+            registry=registry_client,
+            registry_metrics=RegistryMetrics(registry) if registry_client is not None else None,
+        ),
         quality=quality,
         window_s=window_seconds(settings),
         registry=registry_client,

@@ -47,6 +47,7 @@ class DecodingPipeline:
         *,
         include_raw: bool = False,
         clock: Callable[[], float] = time.time,
+        on_waiting: Callable[[int], None] = lambda delta: None,
     ) -> None:
         self._inner = inner
         self._decoder = decoder
@@ -54,6 +55,7 @@ class DecodingPipeline:
         self._observer = observer
         self._include_raw = include_raw
         self._clock = clock
+        self._on_waiting = on_waiting
 
     async def process(self, messages: Sequence[InputMessage]) -> WindowResult:
         """Run one window; never raises except CancelledError (treat all as held then)."""
@@ -109,7 +111,11 @@ class DecodingPipeline:
         self, messages: Sequence[InputMessage], positions: list[int], schema_ids: set[int]
     ) -> WindowResult:
         """The messages at `positions`, once the registry answers for `schema_ids`."""
-        await self._decoder.wait_for(schema_ids)
+        self._on_waiting(len(positions))
+        try:
+            await self._decoder.wait_for(schema_ids)
+        finally:
+            self._on_waiting(-len(positions))
         result = await _settled(await self._process([messages[p] for p in positions]))
         return _mapped(result, positions)
 

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from streams.domain.registry import (
     JsonSchema,
@@ -22,10 +23,10 @@ from streams.domain.registry import (
     parse_avro,
     parse_protobuf,
 )
-from streams.registry.client import RegistryClient, SchemaText
+from streams.registry.client import RegistryClient, RegistryUnavailable, SchemaText
 from streams.registry.protoc import SCHEMA_FILE, compile_proto
 
-__all__ = ["SchemaCache", "SchemaFailure"]
+__all__ = ["FetchObserver", "SchemaCache", "SchemaFailure"]
 
 _MAX_REFERENCE_DEPTH = 16
 
@@ -41,6 +42,16 @@ class SchemaFailure:
 Entry = ParsedSchema | SchemaFailure
 
 
+class FetchObserver(Protocol):
+    def on_fetch(self, outcome: str) -> None:
+        """One look-up ended: ok, unknown, unusable or unavailable."""
+
+
+class _NoObserver:
+    def on_fetch(self, outcome: str) -> None:
+        pass
+
+
 class SchemaCache:
     """`cached(id)` answers without I/O; `resolve(id)` fetches what is missing."""
 
@@ -51,8 +62,10 @@ class SchemaCache:
         *,
         unknown_ttl_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        observer: FetchObserver | None = None,
     ) -> None:
         self._client = client
+        self._observer: FetchObserver = observer or _NoObserver()
         self._max = max_entries
         self._unknown_ttl_s = unknown_ttl_s
         self._clock = clock
@@ -85,16 +98,22 @@ class SchemaCache:
 
     async def _fetch(self, schema_id: int) -> Entry:
         self.fetches += 1
-        text = await self._client.schema(schema_id)
-        if text is None:
-            self._unknown[schema_id] = self._clock()
-            if len(self._unknown) > self._max:
-                self._unknown.pop(next(iter(self._unknown)))
-            return SchemaFailure(RegistryReason.UNKNOWN_SCHEMA_ID)
         try:
+            text = await self._client.schema(schema_id)
+            if text is None:
+                self._observer.on_fetch("unknown")
+                self._unknown[schema_id] = self._clock()
+                if len(self._unknown) > self._max:
+                    self._unknown.pop(next(iter(self._unknown)))
+                return SchemaFailure(RegistryReason.UNKNOWN_SCHEMA_ID)
             entry: Entry = await self._parse(text)
+            self._observer.on_fetch("ok")
         except SchemaError as error:
+            self._observer.on_fetch("unusable")
             entry = SchemaFailure(RegistryReason.UNDECODABLE_PAYLOAD, str(error))
+        except RegistryUnavailable:
+            self._observer.on_fetch("unavailable")
+            raise
         self._unknown.pop(schema_id, None)
         self._entries[schema_id] = entry
         while len(self._entries) > self._max:

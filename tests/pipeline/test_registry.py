@@ -138,6 +138,10 @@ async def test_avro_protobuf_and_json_schema_topics_end_to_end(
             )
             await _wait_covered(reader, topic_of["avro-native"], later_coords, worker)
             records = list(reader.records)
+            metrics = await asyncio.to_thread(worker.metrics)
+            # six schemas and v2 fetched once each; the unknown id looked up and remembered
+            assert metrics["capi_registry_schema_fetches_total{outcome=ok}"] == 6
+            assert metrics["capi_registry_schema_fetches_total{outcome=unknown}"] >= 1
     finally:
         assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
 
@@ -267,6 +271,9 @@ async def test_registry_outage_holds_uncached_schemas_and_loses_nothing(
             first_waiting = more[0][1]
             done = await committed(kafka_bootstrap, topics.group, topics.input, 1)
             assert done[0] <= first_waiting, (done, first_waiting)
+            metrics = await asyncio.to_thread(worker.metrics)
+            assert metrics["capi_registry_waiting_messages"] == 3
+            assert metrics["capi_registry_schema_fetches_total{outcome=unavailable}"] >= 2
             os.kill(registry_info.pid, signal.SIGCONT)
             frozen = False
             await _wait_covered(reader, topics.input, more[:3], worker)
@@ -276,6 +283,8 @@ async def test_registry_outage_holds_uncached_schemas_and_loses_nothing(
                 assert time.monotonic() < deadline, "offsets not committed after recovery"
                 await asyncio.sleep(0.5)
             records = list(reader.records)
+            metrics = await asyncio.to_thread(worker.metrics)
+            assert metrics["capi_registry_waiting_messages"] == 0
     finally:
         if frozen:
             os.kill(registry_info.pid, signal.SIGCONT)
