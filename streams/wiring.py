@@ -118,6 +118,7 @@ def build_pipeline(
         settings.formats.registry_encoded,
         max_message_bytes=k.max_message_bytes,
         retry_s=settings.registry.retry_seconds,
+        sleep=deliverer.holds.sleep,
     )
     return DecodingPipeline(
         pipeline,

@@ -10,7 +10,8 @@
 3. waiting messages are not bad input: they are `WindowResult.waiting` (never acked, nothing
    committed past them on their partition) and their `later` asks the registry again every
    `registry.retry_seconds`; once it answers they run through steps 1-2. Messages whose schema
-   is cached keep flowing meanwhile.
+   is cached keep flowing meanwhile. The dataset holds' stop switch (shutdown, a rebalance
+   past its grace period) ends the wait: the messages come back held and Kafka redelivers them.
 """
 
 from __future__ import annotations
@@ -113,9 +114,14 @@ class DecodingPipeline:
         """The messages at `positions`, once the registry answers for `schema_ids`."""
         self._on_waiting(len(positions))
         try:
-            await self._decoder.wait_for(schema_ids)
+            answered = await self._decoder.wait_for(schema_ids)
         finally:
             self._on_waiting(-len(positions))
+        if not answered:  # shutdown, or a rebalance past its grace: never acked, read again
+            logger.warning(
+                "released messages waiting for the schema registry events=%d", len(positions)
+            )
+            return WindowResult(held=frozenset(positions), delivered=0, failed=0)
         result = await _settled(await self._process([messages[p] for p in positions]))
         return _mapped(result, positions)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,11 +47,15 @@ class RegistryDecoder:
         *,
         max_message_bytes: int,
         retry_s: float = 2.0,
+        sleep: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
+        """`sleep(s)` waits between tries and returns False when the waiting must end (the
+        dataset holds' stop switch: shutdown, or a rebalance past its grace period)."""
         self._cache = cache
         self._encoded = encoded
         self._max_bytes = max_message_bytes
         self._retry_s = retry_s
+        self._sleep = sleep or _sleep
 
     def encoded(self, topic: str) -> bool:
         return self._encoded(topic)
@@ -96,16 +100,24 @@ class RegistryDecoder:
         except RegistryUnavailable as error:
             logger.warning("schema registry unavailable schema_id=%d error=%s", schema_id, error)
 
-    async def wait_for(self, schema_ids: set[int]) -> None:
-        """Return once every id in `schema_ids` is resolved (known, unknown or unusable),
-        asking the registry again every `retry_s` while it cannot be asked."""
+    async def wait_for(self, schema_ids: set[int]) -> bool:
+        """Return True once every id in `schema_ids` is resolved (known, unknown or unusable),
+        asking the registry again every `retry_s` while it cannot be asked; False when the
+        wait was ended first (`sleep` said so)."""
         todo = set(schema_ids)
-        while todo:
+        while True:
             for schema_id in list(todo):
                 try:
                     await self._cache.resolve(schema_id)
                 except RegistryUnavailable:
                     continue
                 todo.discard(schema_id)
-            if todo:
-                await asyncio.sleep(self._retry_s)
+            if not todo:
+                return True
+            if not await self._sleep(self._retry_s):
+                return False
+
+
+async def _sleep(delay: float) -> bool:
+    await asyncio.sleep(delay)
+    return True

@@ -292,3 +292,53 @@ async def test_registry_outage_holds_uncached_schemas_and_loses_nothing(
     receipts = await sandbox_events(sandbox.url)
     _ledger("outage", coords + more, _joined(first, both), records, receipts, topics.input, prefix)
     assert "schema registry unavailable" in worker.log_path.read_text()
+
+
+async def test_a_stop_while_messages_wait_for_the_registry_commits_nothing_past_them(
+    kafka_bootstrap: str,
+    registry_info: RegistryInfo,
+    sandbox: SandboxServer,
+    unique_topic: str,
+    unique_group: str,
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while messages wait for a frozen registry: the wait ends at once (the holds'
+    stop switch), the worker exits 0 without committing them; the next worker delivers them."""
+    url = registry_info.ccompat_url
+    tag = uuid.uuid4().hex[:8]
+    avro = next(s for s in await shapes(url, tag) if s.name == "avro-native")
+    topics = Topics.unique(unique_topic, unique_group, partitions=1)
+    await _create(kafka_bootstrap, [topics.input, topics.responses, topics.failures], 1)
+    env = worker_env(kafka_bootstrap, sandbox.url, topics)
+    env["CAPI_CONFIG"] = _config(tmp_path / "capi.toml", url, [])
+    inputs = _valid_only(inputs_for(avro, 3, int(time.time()), f"{tag}-stop"))
+    worker = WorkerProcess(env, tmp_path / "w1.log")
+    await asyncio.to_thread(worker.start)
+    os.kill(registry_info.pid, signal.SIGSTOP)
+    try:
+        coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
+        deadline = time.monotonic() + 60
+        while (await asyncio.to_thread(worker.metrics)).get(
+            "capi_registry_waiting_messages", 0
+        ) < 3:
+            assert time.monotonic() < deadline, worker.log_tail()
+            await asyncio.sleep(0.5)
+        started = time.monotonic()
+        assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        assert time.monotonic() - started < 30, "the stop waited for the registry"
+        assert (await committed(kafka_bootstrap, topics.group, topics.input, 1))[0] == 0
+    finally:
+        os.kill(registry_info.pid, signal.SIGCONT)
+        if worker.proc is not None and worker.proc.poll() is None:
+            worker.kill()
+    assert "released messages waiting for the schema registry" in worker.log_path.read_text()
+    second = WorkerProcess(env, tmp_path / "w2.log")
+    await asyncio.to_thread(second.start)
+    try:
+        async with OutcomeReader(kafka_bootstrap, topics) as reader:
+            await _wait_covered(reader, topics.input, coords, second)
+            records = list(reader.records)
+    finally:
+        assert await asyncio.to_thread(second.stop) == 0, second.log_tail()
+    receipts = await sandbox_events(sandbox.url)
+    _ledger("stop", coords, inputs, records, receipts, topics.input, f"{tag}-stop")
