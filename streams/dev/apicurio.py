@@ -6,9 +6,10 @@ so the tests use exactly the registry users start. Clients speak its Confluent-c
 
 Steps of `start` (each one fails with a `RegistryError` that says what went wrong):
 1. Check `java` (and, when the application must be fetched, `mvn`) on PATH.
-2. Fetch the application once with the POM under `config/registry/` into the user's cache
-   directory (`$XDG_CACHE_HOME/capi-streams/apicurio-<version>`): Apicurio publishes its Quarkus
-   build as `io.apicurio:apicurio-registry-app:<version>:tar.gz:all`; Maven unpacks it.
+2. Fetch the application once with the POM shipped in this package (`streams/dev/poms/`,
+   package data) into the user's cache directory (`$XDG_CACHE_HOME/capi-streams/
+   apicurio-<version>`): Apicurio publishes its Quarkus build as
+   `io.apicurio:apicurio-registry-app:<version>:tar.gz:all`; Maven unpacks it.
 3. Start the runner jar detached (storage in memory: every start is empty), its output appended
    to `<data-dir>/registry.log`, and wait until `/health/ready` answers 200.
 4. Record pid, port and version in `<data-dir>/registry.json` for `stop` and `status`.
@@ -77,11 +78,11 @@ class RegistryInfo:
 
 
 def _pom() -> Path:
-    """The registry POM: `$CAPI_REGISTRY_POM`, else the repository's config/registry/pom.xml."""
+    """The registry POM: `$CAPI_REGISTRY_POM`, else the package's own `poms/apicurio.xml`."""
     env = os.environ.get("CAPI_REGISTRY_POM")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "config" / "registry" / "pom.xml"
+    return Path(__file__).resolve().parent / "poms" / "apicurio.xml"
 
 
 def default_data_dir() -> Path:
@@ -114,7 +115,10 @@ def fetch_app(version: str, cache_dir: Path | None = None) -> Path:
         raise RegistryError(f"--version must look like 2.6.13.Final, got {version!r}")
     pom = _pom()
     if not pom.exists():
-        raise RegistryError(f"registry POM {pom} not found; set CAPI_REGISTRY_POM")
+        raise RegistryError(
+            f"registry POM {pom} not found (package data of streams.dev: reinstall the package, "
+            "or set CAPI_REGISTRY_POM to the path of apicurio.xml)"
+        )
     if app.exists():
         shutil.rmtree(app)
     app.mkdir(parents=True)
