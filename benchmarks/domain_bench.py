@@ -3,7 +3,7 @@
 Times, on the same bytes in the same process, back to back:
 
 * capi-streams: `admit(message, context, now)`, the worker's admission step (decode, size
-  limits, format mapping, validate, hash, enrich, event size);
+  limits, format mapping, validate, hash, enrich, the PII guard, event size);
 * facebook-business SDK: `orjson.loads`, build `UserData`/`CustomData`/`Content`/`AppData`/
   `Event` from the decoded dict, and call `Event.normalize()`.
 
@@ -54,6 +54,7 @@ from typing import Any
 import orjson
 
 from streams.domain.admission import Admission, AdmissionContext, InputMessage, admit
+from streams.domain.privacy.guard import PiiPolicy
 from streams.domain.records import SourceRef
 from streams.domain.transform import DatasetPolicy
 
@@ -611,6 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policies={policy.dataset_id: policy},
         max_event_bytes={policy.dataset_id: 262_144},
         fixed_dataset=policy.dataset_id,
+        guards={policy.dataset_id: PiiPolicy(country="us")},  # the worker's default guard
     )
     source = SourceRef("bench", 0, 0, None)
 
