@@ -175,10 +175,17 @@ def test_keda_scales_on_lag_with_the_threshold_from_the_benchmark(
     (trigger,) = scaled["spec"]["triggers"]
     assert trigger["metadata"]["lagThreshold"] == "150000"  # 5,000 events/s x 30 s
     assert trigger["metadata"]["consumerGroup"] == "capi-streams"
+    assert trigger["metadata"]["topic"] == "capi-events"
     assert trigger["metadata"]["allowIdleConsumers"] == "false"
     workload = only(docs, "StatefulSet")
     assert "replicas" not in workload["spec"]  # KEDA owns it
     assert scaled["spec"]["scaleTargetRef"]["name"] == workload["metadata"]["name"]
+
+
+def test_keda_sums_the_lag_of_every_input_topic_when_there_are_several() -> None:
+    docs = render([], ["keda.enabled=true", "config.kafka.input_topics={a,b}"])
+    (trigger,) = only(docs, "ScaledObject")["spec"]["triggers"]
+    assert "topic" not in trigger["metadata"]
 
 
 def test_the_msk_example_mounts_the_ca_and_authenticates_the_scaler(
