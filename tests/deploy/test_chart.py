@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tarfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,16 @@ import pytest
 import yaml
 
 from streams.settings import load_settings
-from tests.deploy.chart import CHART, KUBE_VERSIONS, ROOT, VALUE_SETS, lint, only, render
+from tests.deploy.chart import (
+    CHART,
+    KUBE_VERSIONS,
+    ROOT,
+    VALUE_SETS,
+    lint,
+    only,
+    render,
+    run_helm,
+)
 from tests.deploy.crd_schemas import SCHEMAS
 
 ALERTS = ROOT / "config" / "prometheus" / "alerts.yml"
@@ -203,3 +213,17 @@ def test_the_msk_example_mounts_the_ca_and_authenticates_the_scaler(
         "ca",
     }
     assert only(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_the_packaged_chart_carries_the_rules_and_dashboard_as_files(tmp_path: Path) -> None:
+    """files/ links to config/; `helm package` stores the linked files' contents."""
+    result = run_helm("package", str(CHART), "-d", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (archive,) = tmp_path.glob("capi-streams-*.tgz")
+    with tarfile.open(archive) as tar:
+        for member, source in (("alerts.yml", ALERTS), ("capi-streams.json", DASHBOARD)):
+            info = tar.getmember(f"capi-streams/files/{member}")
+            assert info.isfile()
+            extracted = tar.extractfile(info)
+            assert extracted is not None
+            assert extracted.read() == source.read_bytes()
