@@ -80,10 +80,18 @@ def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _registry(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else None
+    if args.action == "start" and bool(args.tls_cert) != bool(args.tls_key):
+        print("capi-streams registry start: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
     try:
         if args.action == "start":
+            tls = (Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
             info = apicurio.start_registry(
-                port=args.port, data_dir=data_dir, version=args.version, timeout_s=args.timeout
+                port=args.port,
+                data_dir=data_dir,
+                version=args.version,
+                timeout_s=args.timeout,
+                tls=tls,
             )
             print(f"Apicurio Registry {info.version} running (pid {info.pid}), in memory")
             print(info.ccompat_url)
@@ -113,6 +121,8 @@ def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--data-dir", default=None, help=f"default {apicurio.default_data_dir()}")
     p.add_argument("--version", default=apicurio.DEFAULT_APICURIO_VERSION)
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")
+    p.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS only, with this")
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="... and this private key")
     p.set_defaults(func=_registry)
 
 

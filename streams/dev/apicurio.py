@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -66,10 +67,12 @@ class RegistryInfo:
     port: int
     version: str
     data_dir: str
+    tls_cert: str | None = None  # HTTPS only, with this certificate (PEM)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def ccompat_url(self) -> str:
@@ -156,22 +159,35 @@ def status(data_dir: Path | None = None) -> RegistryInfo | None:
     return info if _pid_alive(info.pid) else None
 
 
-def _ready(port: int) -> bool:
+def _ready(info: RegistryInfo) -> bool:
+    context = ssl.create_default_context(cafile=info.tls_cert) if info.tls_cert else None
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as resp:
+        url = f"{info.url}/health/ready"  # http(s) to 127.0.0.1, built here
+        with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310
             return bool(resp.status == 200)
     except (OSError, urllib.error.URLError):
         return False
 
 
-def _java_command(java: str, jar: Path, port: int, heap: str) -> list[str]:
+def _java_command(
+    java: str, jar: Path, port: int, heap: str, tls: tuple[Path, Path] | None
+) -> list[str]:
+    listen = [f"-Dquarkus.http.port={port}"]
+    if tls is not None:  # HTTPS only: plain HTTP on a port nobody uses, and refused
+        listen = [
+            f"-Dquarkus.http.ssl-port={port}",
+            f"-Dquarkus.http.port={_free_port()}",
+            f"-Dquarkus.http.ssl.certificate.files={tls[0].resolve()}",
+            f"-Dquarkus.http.ssl.certificate.key-files={tls[1].resolve()}",
+            "-Dquarkus.http.insecure-requests=disabled",
+        ]
     return [
         java,
         f"-Xmx{heap}",
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",  # start-up CPU matters here, not peak throughput
         "-Djava.awt.headless=true",
-        f"-Dquarkus.http.port={port}",
+        *listen,
         "-Dquarkus.http.host=127.0.0.1",
         "-Dquarkus.log.level=WARN",
         '-Dquarkus.log.category."io.quarkus".level=INFO',
@@ -188,8 +204,10 @@ def start_registry(
     cache_dir: Path | None = None,
     timeout_s: float = 180.0,
     heap: str = "384m",
+    tls: tuple[Path, Path] | None = None,
 ) -> RegistryInfo:
-    """Start (or find already running) a local registry; return once it is ready."""
+    """Start (or find already running) a local registry; return once it is ready. `tls`:
+    (certificate, private key) PEM files: HTTPS only."""
     data_dir = (data_dir or default_data_dir()).resolve()
     running = status(data_dir)
     if running is not None:
@@ -213,14 +231,15 @@ def start_registry(
     log_path = data_dir / "registry.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(  # noqa: S603
-            _java_command(java, jar, port, heap),
+            _java_command(java, jar, port, heap, tls),
             cwd=data_dir,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    info = RegistryInfo(proc.pid, port, version, str(data_dir))
+    cert = str(tls[0].resolve()) if tls is not None else None
+    info = RegistryInfo(proc.pid, port, version, str(data_dir), cert)
     _state_file(data_dir).write_text(json.dumps(asdict(info)))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -230,7 +249,7 @@ def start_registry(
                 f"the registry exited with code {proc.returncode} during start-up; "
                 f"last lines of {log_path}:\n{_log_tail(log_path)}"
             )
-        if _ready(port):
+        if _ready(info):
             return info
         time.sleep(0.5)
     _terminate(proc.pid, grace_s=10)

@@ -5,6 +5,7 @@ protobuf runtime), framed in the Confluent wire format - as Kafka producers do."
 from __future__ import annotations
 
 import io
+import ssl
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,8 @@ async def register(
     schema: str,
     schema_type: str = "AVRO",
     references: Sequence[dict[str, Any]] = (),
+    *,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> int:
     """Register `schema` under `subject`; the schema id the registry gives it."""
     body: dict[str, Any] = {"schema": schema}
@@ -37,6 +40,7 @@ async def register(
             f"{url}/subjects/{quote(subject, safe='')}/versions",
             data=orjson.dumps(body),
             headers={"Content-Type": CONTENT_TYPE},
+            ssl=ssl_context if ssl_context is not None else True,
         ) as resp,
     ):
         text = await resp.text()
