@@ -33,6 +33,7 @@ from streams.domain.registry.config import (
 )
 from streams.domain.routing import is_dataset_id
 from streams.domain.transform import DatasetPolicy
+from streams.setting_rules import OneOf, Range, Rule, rules_for, violation
 
 __all__ = [
     "ConfigError",
@@ -82,6 +83,19 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+ActionSource = Literal[
+    "email",
+    "website",
+    "app",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+]
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ class DatasetSettings:
     token: Secret | None = field(default=None, compare=False)
     test_event_code: str | None = None
     default_country: str | None = None
-    default_action_source: str | None = None
+    default_action_source: ActionSource | None = None
     ldu: bool = False
     ldu_country: int | None = None
     ldu_state: int | None = None
@@ -207,7 +221,7 @@ class WorkerSettings:
     rebalance_grace_seconds: float = 10.0  # then a rebalance releases held datasets
     shutdown_timeout_seconds: float = 30.0  # SIGTERM: exit 75 without committing after this
     log_format: Literal["text", "json"] = "text"
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
 
 @dataclass(frozen=True)
@@ -249,6 +263,41 @@ class Settings:
                 return ds
         return None
 
+
+# The allowed values of every numeric setting, one line per key (`datasets.<key>` for the keys
+# of each dataset); a key typed Literal[...] above is a closed set by its type alone. A numeric
+# key missing here fails tests/test_settings.py. Values outside are refused at start-up with the
+# key and where the value came from (streams.setting_rules).
+RULES: dict[str, Rule] = {
+    "kafka.topic_partitions": Range(1, 10_000),
+    "kafka.max_message_bytes": Range(1_024, 1 << 30),
+    "kafka.session_timeout_seconds": Range(
+        6, 300, "the broker's default group.min/max.session.timeout.ms allow 6 s..30 min"
+    ),
+    "graph.timeout_seconds": Range(0.1, 300),
+    "graph.max_in_flight": Range(1, 256),
+    "graph.max_attempts": Range(1, 100),
+    "graph.retry_base_seconds": Range(0.001, 60),
+    "graph.retry_cap_seconds": Range(0.001, 3_600),
+    "graph.max_retry_seconds": Range(0.001, 86_400),
+    "graph.config_retry_seconds": Range(0.1, 86_400),
+    "metrics.port": Range(0, 65_535, "0 picks a free port"),
+    "quality.interval_seconds": Range(1, 86_400),
+    "quality.timeout_seconds": Range(0.1, 300),
+    "worker.take_max": Range(1, 100_000),
+    "worker.take_within_ms": Range(1, 60_000),
+    "worker.max_pending_windows": Range(1, 1_024),
+    "worker.max_unacked_events": Range(1, 10_000_000),
+    "worker.rebalance_grace_seconds": Range(0.1, 3_600),
+    "worker.shutdown_timeout_seconds": Range(1, 3_600),
+    "datasets.ldu_country": OneOf((0, 1), "0 geolocate, 1 USA"),
+    "datasets.ldu_state": OneOf((0, *range(1000, 1014)), "0 geolocate, 1000..1013 a US state"),
+    "datasets.max_events": Range(1, 1_000, "Meta's limit per request"),
+    "datasets.max_wait_ms": Range(0, 60_000),
+    "datasets.max_bytes": Range(1_000, 100_000_000),
+    "datasets.max_event_bytes": Range(1_000, 100_000_000, "and at most max_bytes"),
+    "datasets.max_future_skew_seconds": Range(0, 86_400),
+}
 
 _SECTIONS: dict[str, type[Any]] = {
     "graph": GraphSettings,
@@ -330,15 +379,42 @@ def _field_types(cls: type[Any]) -> dict[str, Any]:
     return {name: f.type for name, f in fields if not str(f.type).startswith("Secret")}
 
 
-def _section(name: str, cls: type[Any], raw: Mapping[str, Any]) -> Any:
+@dataclass(frozen=True)
+class _Origins:
+    """Where each value came from: the environment variable that set it, else the file."""
+
+    path: str | None
+    variables: Mapping[str, str]  # "worker.take_max" / "datasets[0].max_events" -> variable
+
+    def of(self, key: str) -> str | None:
+        return self.variables.get(key, self.path)
+
+
+def _checked(key: str, value: Any, expected: Any, rule: Rule | None, origins: _Origins) -> Any:
+    """One value converted to its type and checked against its rule; errors name the key
+    and where the value came from."""
+    origin = origins.of(key)
+    try:
+        typed = _coerce(key, value, expected)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (from {origin})" if origin else str(exc)) from None
+    message = violation(key, typed, rule, origin) if rule is not None else None
+    if message:
+        raise ConfigError(message)
+    return typed
+
+
+def _section(name: str, cls: type[Any], raw: Mapping[str, Any], origins: _Origins) -> Any:
     types = _field_types(cls)
+    rules = rules_for(name, cls, RULES)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in types:
             raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(sorted(types))})")
         expected = types[key]
         typed = expected in ("tuple[str, ...]", "int", "float", "bool")
-        kwargs[key] = _coerce(f"{name}.{key}", value, expected if typed else str)
+        label = f"{name}.{key}"
+        kwargs[key] = _checked(label, value, expected if typed else str, rules.get(key), origins)
     return cls(**kwargs)
 
 
@@ -350,14 +426,16 @@ _KAFKA_SECRETS = {
 }
 
 
-def _kafka_section(raw: Mapping[str, Any], env: Mapping[str, str]) -> KafkaSettings:
+def _kafka_section(
+    raw: Mapping[str, Any], env: Mapping[str, str], origins: _Origins
+) -> KafkaSettings:
     for key, env_key in _KAFKA_SECRETS.items():
         if key in raw:
             raise ConfigError(
                 f"kafka.{key}: secrets never sit in the file; set kafka.{env_key} to the "
                 "name of the environment variable that holds it"
             )
-    kafka: KafkaSettings = _section("kafka", KafkaSettings, raw)
+    kafka: KafkaSettings = _section("kafka", KafkaSettings, raw, origins)
     found: dict[str, Any] = {}
     for key, env_key in _KAFKA_SECRETS.items():
         value = env.get(getattr(kafka, env_key)) if getattr(kafka, env_key) else None
@@ -366,9 +444,11 @@ def _kafka_section(raw: Mapping[str, Any], env: Mapping[str, str]) -> KafkaSetti
     return replace(kafka, **upper, **found)
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    """Turn `CAPI_A__B[__C]` variables into a nested dict shaped like the TOML file."""
+def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn `CAPI_A__B[__C]` variables into a nested dict shaped like the TOML file, and the
+    name of the variable behind each key."""
     out: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
@@ -377,16 +457,23 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
             if len(parts) != 3 or not parts[1].isdigit():
                 raise ConfigError(f"{name}: expected CAPI_DATASETS__<index>__<KEY>")
             out.setdefault("datasets", {}).setdefault(int(parts[1]), {})[parts[2]] = value
+            names[f"datasets[{int(parts[1])}].{parts[2]}"] = name
         elif parts[0] == "routing" and len(parts) == 3 and parts[1] == "topics":
             out.setdefault("routing", {}).setdefault("topics", {})[parts[2]] = value
         elif len(parts) == 2:
             out.setdefault(parts[0], {})[parts[1]] = value
+            names[f"{parts[0]}.{parts[1]}"] = name
         else:
             raise ConfigError(f"{name}: expected CAPI_<SECTION>__<KEY>")
-    return out
+    return out, names
 
 
-def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> DatasetSettings:
+_DATASET_RULES = rules_for("datasets", DatasetSettings, RULES)
+
+
+def _dataset(
+    index: int, raw: Mapping[str, Any], env: Mapping[str, str], origins: _Origins
+) -> DatasetSettings:
     where = f"datasets[{index}]"
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
@@ -397,7 +484,8 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
                     "name of the environment variable that holds it"
                 )
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(_DATASET_KEYS)})")
-        kwargs[key] = _coerce(f"{where}.{key}", value, _DATASET_KEYS[key])
+        expected, rule = _DATASET_KEYS[key], _DATASET_RULES.get(key)
+        kwargs[key] = _checked(f"{where}.{key}", value, expected, rule, origins)
     for required in ("id", "token_env"):
         if not kwargs.get(required):
             raise ConfigError(f"{where}.{required}: required")
@@ -417,21 +505,13 @@ def _dataset(index: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> Data
         if len(country) != 2 or not country.isalpha():
             raise ConfigError(f"{where}.default_country: expected an ISO 3166 alpha-2 code")
         kwargs["default_country"] = country.lower()
-    if not 1 <= kwargs.get("max_events", 1000) <= 1000:
-        raise ConfigError(f"{where}.max_events: expected 1..1000 (Meta's limit per request)")
-    if (
-        not 1_000
-        <= kwargs.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
-        <= kwargs.get("max_bytes", 4_000_000)
-    ):
-        raise ConfigError(f"{where}.max_event_bytes: expected 1000..max_bytes")
-    if kwargs.pop("max_wait_ms", 0) < 0:
-        raise ConfigError(f"{where}.max_wait_ms: expected >= 0")
-    if kwargs.get("ldu_country") not in (None, 0, 1):
-        raise ConfigError(f"{where}.ldu_country: expected 0 (geolocate) or 1 (USA)")
-    state = kwargs.get("ldu_state")
-    if state is not None and state != 0 and not 1000 <= state <= 1013:
-        raise ConfigError(f"{where}.ldu_state: expected 0 or a state code 1000..1013")
+    kwargs.pop("max_wait_ms", None)  # deprecated: onto worker.take_within_ms (_max_wait_ms)
+    event_bytes = kwargs.get("max_event_bytes", DatasetSettings.max_event_bytes)
+    if event_bytes > kwargs.get("max_bytes", DatasetSettings.max_bytes):
+        raise ConfigError(
+            f"{where}.max_event_bytes: expected at most max_bytes, got {event_bytes}"
+            + _from(origins, f"{where}.max_event_bytes", f"{where}.max_bytes")
+        )
     token_value = env.get(kwargs["token_env"])
     return DatasetSettings(**kwargs, token=Secret(token_value) if token_value else None)
 
@@ -523,15 +603,18 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    overrides = _env_overrides(env)
+    overrides, variables = _env_overrides(env)
+    origins = _Origins(str(path) if path is not None else None, variables)
     ds_over = overrides.pop("datasets", {})
     raw = _merge(raw, overrides)
     known = {*_SECTIONS, "kafka", "datasets", "routing", "formats", "mappings", "registry"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))})")
-    sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
-    sections["kafka"] = _kafka_section(raw.get("kafka", {}), env)
+    sections = {
+        name: _section(name, cls, raw.get(name, {}), origins) for name, cls in _SECTIONS.items()
+    }
+    sections["kafka"] = _kafka_section(raw.get("kafka", {}), env, origins)
 
     ds_raw = raw.get("datasets", [])
     if not isinstance(ds_raw, list):
@@ -541,7 +624,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
         while len(ds_raw) <= index:
             ds_raw.append({})
         ds_raw[index].update(values)
-    datasets = tuple(_dataset(i, d, env) for i, d in enumerate(ds_raw))
+    datasets = tuple(_dataset(i, d, env, origins) for i, d in enumerate(ds_raw))
     deprecations = _max_wait_ms(ds_raw, sections)
     ids = [d.id for d in datasets]
     if len(set(ids)) != len(ids):
@@ -565,7 +648,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
         deprecations=deprecations,
         **sections,
     )
-    _check(settings)
+    _check(settings, origins)
     return settings
 
 
@@ -593,7 +676,8 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _check(s: Settings) -> None:
+def _check(s: Settings, origins: _Origins) -> None:
+    """Checks across keys (each key's own range is in RULES)."""
     if not s.kafka.input_topics:
         raise ConfigError("kafka.input_topics: at least one topic is required")
     for name in (s.kafka.responses_topic, s.kafka.failures_topic):
@@ -604,19 +688,6 @@ def _check(s: Settings) -> None:
         raise ConfigError("failures.keep_event: expected 'redacted', 'none' or 'raw'")
     if not s.graph.api_version.startswith("v"):
         raise ConfigError("graph.api_version: expected a version like v25.0")
-    if s.graph.timeout_seconds <= 0:
-        raise ConfigError("graph.timeout_seconds: expected > 0")
-    if s.graph.max_in_flight < 1:
-        raise ConfigError("graph.max_in_flight: expected >= 1")
-    if s.graph.max_attempts < 1:
-        raise ConfigError("graph.max_attempts: expected >= 1")
-    if not 0 < s.metrics.port < 65536 and s.metrics.port != 0:
-        raise ConfigError("metrics.port: expected a TCP port")
-    if not 6 <= s.kafka.session_timeout_seconds <= 300:
-        raise ConfigError(
-            "kafka.session_timeout_seconds: expected 6..300 (the broker's default "
-            "group.min/max.session.timeout.ms allow 6 s..30 min)"
-        )
     gid = s.kafka.group_instance_id
     if gid and not (len(gid) <= 249 and re.fullmatch(r"[A-Za-z0-9._-]+", gid)):
         raise ConfigError(
@@ -627,14 +698,21 @@ def _check(s: Settings) -> None:
         raise ConfigError(
             "worker.shutdown_timeout_seconds: expected at least graph.timeout_seconds + 5 "
             f"({s.graph.timeout_seconds + 5:g}): a stop lets in-flight requests finish"
+            + _from(origins, "worker.shutdown_timeout_seconds", "graph.timeout_seconds")
         )
-    if s.worker.take_max < 1:
-        raise ConfigError("worker.take_max: expected >= 1")
-    if s.quality.interval_seconds <= 0 or s.quality.timeout_seconds <= 0:
-        raise ConfigError("quality.interval_seconds and quality.timeout_seconds: expected > 0")
-    if s.worker.log_format not in ("text", "json"):
-        raise ConfigError("worker.log_format: expected 'text' or 'json'")
+    if s.graph.retry_cap_seconds < s.graph.retry_base_seconds:
+        raise ConfigError(
+            "graph.retry_cap_seconds: expected at least graph.retry_base_seconds "
+            f"({s.graph.retry_base_seconds:g})"
+            + _from(origins, "graph.retry_cap_seconds", "graph.retry_base_seconds")
+        )
     _check_kafka_security(s.kafka)
+
+
+def _from(origins: _Origins, *keys: str) -> str:
+    """` (from X, Y)`: where the keys of a check across keys came from."""
+    found = sorted({origin for key in keys if (origin := origins.of(key))})
+    return f" (from {', '.join(found)})" if found else ""
 
 
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")

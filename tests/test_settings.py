@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from streams.settings import ConfigError, Secret, load_settings
+from streams.setting_rules import Range, numeric_fields
+from streams.settings import (
+    _SECTIONS,
+    RULES,
+    ConfigError,
+    DatasetSettings,
+    KafkaSettings,
+    Secret,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "EAAGsecretvalue123456789"
@@ -63,7 +73,7 @@ def test_environment_overrides_every_section(tmp_path: Path) -> None:
     [
         ("[kafka]\nbootstrap = 'x'\n", {}, "kafka.bootstrap: unknown key"),
         ("[graph]\ntimeout_seconds = 'soon'\n", {}, "graph.timeout_seconds: expected a number"),
-        ("[graph]\nmax_in_flight = 0\n", {}, "graph.max_in_flight: expected >= 1"),
+        ("[graph]\nmax_in_flight = 0\n", {}, "graph.max_in_flight: expected 1..256, got 0"),
         ("[graph]\nurl = 'ftp://x'\n", {}, "graph.url: expected https://"),
         ("[nope]\n", {}, "nope: unknown section"),
         ("[[datasets]]\nid = '1'\n", {}, r"datasets\[0\].token_env: required"),
@@ -128,7 +138,9 @@ def test_max_wait_ms_still_loads_but_is_deprecated_onto_the_worker_window(
     assert "worker.take_within_ms" in message
     plain = load_settings(None, {"CAPI_WORKER__TAKE_WITHIN_MS": "300"})
     assert plain.worker.take_within_ms == 300 and plain.deprecations == ()
-    with pytest.raises(ConfigError, match=r"datasets\[0\]\.max_wait_ms: expected >= 0"):
+    with pytest.raises(
+        ConfigError, match=r"datasets\[0\]\.max_wait_ms: expected 0..60_000, got -1"
+    ):
         load_settings(
             _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\nmax_wait_ms = -1\n'), {}
         )
@@ -261,3 +273,100 @@ def test_registry_encoding_needs_the_registry_and_reads_its_secret_from_env(
     assert s.registry_auth == Secret("Bearer sr-secret")
     assert "sr-secret" not in repr(s)
     assert s.formats.registry_encoded("orders") and not s.formats.registry_encoded("other")
+
+
+# The values the issue found accepted, each of which hung or crashed the worker later.
+OUT_OF_RANGE = [
+    ("worker", "max_pending_windows", "0", "expected 1..1024, got 0"),
+    ("worker", "max_unacked_events", "0", "expected 1..10_000_000, got 0"),
+    ("graph", "config_retry_seconds", "0", r"expected 0.1..86_400, got 0.0"),
+    ("graph", "retry_base_seconds", "-1", r"expected 0.001..60, got -1.0"),
+    ("graph", "max_retry_seconds", "nan", r"expected 0.001..86_400, got nan"),
+    ("graph", "max_retry_seconds", "inf", r"expected 0.001..86_400, got inf"),
+    ("worker", "log_level", '"LOUD"', r"expected one of 'DEBUG', 'INFO', .*, got 'LOUD'"),
+    ("worker", "log_format", '"xml"', r"expected one of 'text', 'json', got 'xml'"),
+    ("worker", "take_within_ms", "0", "expected 1..60_000, got 0"),
+    ("metrics", "port", "70000", "expected 0..65_535 .*, got 70000"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), OUT_OF_RANGE)
+def test_a_value_out_of_range_in_the_file_names_the_key_and_the_file(
+    tmp_path: Path, section: str, key: str, value: str, expected: str
+) -> None:
+    path = _write(tmp_path, f"[{section}]\n{key} = {value}\n")
+    with pytest.raises(ConfigError, match=f"^{section}.{key}: {expected} \\(from {path}\\)$"):
+        load_settings(path, {})
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), OUT_OF_RANGE)
+def test_a_value_out_of_range_in_the_environment_names_the_variable(
+    tmp_path: Path, section: str, key: str, value: str, expected: str
+) -> None:
+    # the file holds a valid value; the environment overrides it with the bad one
+    path = _write(tmp_path, "")
+    variable = f"CAPI_{section.upper()}__{key.upper()}"
+    with pytest.raises(ConfigError, match=f"^{section}.{key}: {expected} \\(from {variable}\\)$"):
+        load_settings(path, {variable: value.strip('"')})
+
+
+def test_dataset_values_out_of_range_name_the_dataset_and_the_source(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\nmax_wait_ms = -5\n')
+    with pytest.raises(ConfigError, match=rf"^datasets\[0\].max_wait_ms: .*got -5 \(from {path}\)"):
+        load_settings(path, {})
+    with pytest.raises(
+        ConfigError,
+        match=r"^datasets\[0\].ldu_state: expected one of 0, 1000, .*got 7 "
+        r"\(from CAPI_DATASETS__0__LDU_STATE\)",
+    ):
+        load_settings(
+            _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\n'),
+            {"CAPI_DATASETS__0__LDU_STATE": "7"},
+        )
+
+
+def test_a_wrong_type_names_where_it_came_from(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^graph.max_attempts: expected an integer \(from CAPI_GRAPH__MAX_ATTEMPTS\)",
+    ):
+        load_settings(None, {"CAPI_GRAPH__MAX_ATTEMPTS": "many"})
+
+
+def test_every_numeric_setting_has_a_range_its_default_satisfies() -> None:
+    """A key added without a line in settings.RULES fails here, naming it."""
+    classes = {**_SECTIONS, "kafka": KafkaSettings, "datasets": DatasetSettings}
+    missing = [
+        f"{section}.{name}"
+        for section, cls in classes.items()
+        for name in numeric_fields(cls)
+        if f"{section}.{name}" not in RULES
+    ]
+    assert not missing, f"add a range to streams.settings.RULES for: {missing}"
+    stale = [key for key in RULES if key.split(".")[0] not in classes]
+    assert not stale, stale
+    for key, rule in RULES.items():
+        section, name = key.split(".")
+        defaults = {f.name: f.default for f in fields(classes[section])}
+        if name not in defaults:  # a deprecated key, still read (and checked) at load
+            assert key == "datasets.max_wait_ms", key
+            continue
+        assert defaults[name] is None or rule.allows(defaults[name]), (key, defaults[name])
+    assert isinstance(RULES["worker.max_pending_windows"], Range)
+
+
+def test_the_edges_of_a_range_are_accepted(tmp_path: Path) -> None:
+    s = load_settings(
+        None,
+        {
+            "CAPI_WORKER__MAX_PENDING_WINDOWS": "1",
+            "CAPI_WORKER__MAX_UNACKED_EVENTS": "1",
+            "CAPI_GRAPH__RETRY_BASE_SECONDS": "60",
+            "CAPI_GRAPH__RETRY_CAP_SECONDS": "60",
+            "CAPI_WORKER__LOG_LEVEL": "DEBUG",
+        },
+    )
+    assert s.worker.max_pending_windows == 1 and s.worker.max_unacked_events == 1
+    assert s.graph.retry_base_seconds == 60.0 and s.worker.log_level == "DEBUG"
+    with pytest.raises(ConfigError, match=r"retry_cap_seconds: expected at least .*CAPI_GRAPH"):
+        load_settings(None, {"CAPI_GRAPH__RETRY_BASE_SECONDS": "31"})
