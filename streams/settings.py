@@ -512,8 +512,27 @@ def _dataset(
             f"{where}.max_event_bytes: expected at most max_bytes, got {event_bytes}"
             + _from(origins, f"{where}.max_event_bytes", f"{where}.max_bytes")
         )
-    token_value = env.get(kwargs["token_env"])
-    return DatasetSettings(**kwargs, token=Secret(token_value) if token_value else None)
+    token = _token(where, kwargs["id"], kwargs["token_env"], env.get(kwargs["token_env"]))
+    return DatasetSettings(**kwargs, token=token)
+
+
+def _token(where: str, dataset_id: str, variable: str, value: str | None) -> Secret | None:
+    """The dataset's token from its variable, stripped of surrounding whitespace (a trailing
+    newline from `$(cat file)` or a secrets mount); a token with whitespace or a control
+    character inside cannot travel in an HTTP header and is refused here, naming the dataset
+    and the variable, never the token."""
+    token = (value or "").strip()
+    if not token:
+        return None
+    for position, char in enumerate(token, 1):
+        if not "!" <= char <= "~":
+            kind = "whitespace" if char.isspace() else "a control or non-ASCII character"
+            raise ConfigError(
+                f"{where}.token_env: the token in {variable} (dataset {dataset_id}) holds "
+                f"{kind} at position {position} of {len(token)}; an access token is printable "
+                "ASCII without spaces"
+            )
+    return Secret(token)
 
 
 def _max_wait_ms(ds_raw: list[dict[str, Any]], sections: dict[str, Any]) -> tuple[str, ...]:

@@ -370,3 +370,37 @@ def test_the_edges_of_a_range_are_accepted(tmp_path: Path) -> None:
     assert s.graph.retry_base_seconds == 60.0 and s.worker.log_level == "DEBUG"
     with pytest.raises(ConfigError, match=r"retry_cap_seconds: expected at least .*CAPI_GRAPH"):
         load_settings(None, {"CAPI_GRAPH__RETRY_BASE_SECONDS": "31"})
+
+
+def test_a_token_is_stripped_of_surrounding_whitespace(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[datasets]]\nid = "1"\ntoken_env = "T"\n')
+    s = load_settings(path, {"T": f"  {TOKEN}\r\n"})
+    assert s.datasets[0].token == Secret(TOKEN)
+    assert load_settings(path, {"T": " \n"}).datasets[0].token is None  # blank: no token
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "position"),
+    [
+        (f"{TOKEN[:8]}\n{TOKEN[8:]}", "whitespace", 9),
+        (f"{TOKEN[:8]} {TOKEN[8:]}", "whitespace", 9),
+        (f"{TOKEN[:3]}\x00{TOKEN[3:]}", "a control or non-ASCII character", 4),
+        (f"{TOKEN}\x7f", "a control or non-ASCII character", len(TOKEN) + 1),
+        (f"{TOKEN}é", "a control or non-ASCII character", len(TOKEN) + 1),
+    ],
+)
+def test_a_token_with_a_bad_character_inside_names_the_dataset_and_variable(
+    tmp_path: Path, value: str, kind: str, position: int
+) -> None:
+    two = '[[datasets]]\nid = "1"\ntoken_env = "T"\n[[datasets]]\nid = "22"\ntoken_env = "TB"\n'
+    path = _write(tmp_path, two)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {"T": TOKEN, "TB": value})
+    message = str(caught.value)
+    assert message.startswith(
+        f"datasets[1].token_env: the token in TB (dataset 22) holds {kind} "
+        f"at position {position} of "
+    ), message
+    for part in (TOKEN, TOKEN[:8], TOKEN[8:]):
+        assert part not in message
+    assert load_settings(path, {"T": TOKEN, "TB": f"{TOKEN}\n"}).datasets[1].token == Secret(TOKEN)
