@@ -1,8 +1,12 @@
 """Phone numbers to E.164 digits without `+` (docs/normalization.md, field `ph`).
 
-Input starting with `+` or `00` is international. Otherwise, with a region, the digits are
-parsed as a national number of that region by `phonenumbers` (which drops a trunk `0`, a UK
-`(0)` and the region's own international prefix, and adds the country code). With no region
+Input starting with `+` or `00` is international. A `+` followed by a 0 (no country code
+starts with 0) carries a redundant international call prefix, as some forms write it
+(`+00 44 20 7946 0958`, `+011 1 212 555 0100`): the prefix is stripped when what follows is a
+valid number (any region's call prefix, shortest first), else the number is dropped.
+Otherwise, with a region, the digits are parsed as a national number of that region by
+`phonenumbers` (which drops a trunk `0`, a UK `(0)` and the region's own international
+prefix, and adds the country code). With no region
 (or one `phonenumbers` has no metadata for): digits only, leading zeros stripped, 7-15 digits.
 A trailing extension is dropped first. Letters are dropped, never read as vanity digits.
 A number that is not a possible number for its country is dropped.
@@ -13,6 +17,7 @@ the rest goes to `phonenumbers.parse`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -31,6 +36,20 @@ _FIRST_SIGNIFICANT: Final = re.compile(r"[+\d]")
 _NON_DIGIT_BYTES: Final = bytes(b for b in range(256) if not ord("0") <= b <= ord("9"))
 _E164: Final = phonenumbers.PhoneNumberFormat.E164
 _REGIONS: Final[frozenset[str]] = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+@functools.cache
+def _call_prefixes() -> tuple[re.Pattern[str], ...]:
+    """Every region's international call prefix (00, 011, 0011, 010, 001, ...), as patterns
+    (read on first use: it loads every region's metadata)."""
+    patterns = set()
+    for region in _REGIONS:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if meta is not None and meta.international_prefix:
+            patterns.add(meta.international_prefix)
+    return tuple(re.compile(p) for p in sorted(patterns))
+
+
 _MIN_BARE_DIGITS: Final = 7
 _MAX_BARE_DIGITS: Final = 15
 
@@ -62,6 +81,8 @@ def normalize_phone(text: str, region: str | None) -> str | None:
     if international:
         if not digits:
             return None
+        if digits[0] == "0":
+            return _after_call_prefix(digits)
         fast = fast_international(digits)
         return fast if fast != UNDECIDED else _possible_e164("+" + digits, None)
     if region is None:
@@ -71,6 +92,24 @@ def normalize_phone(text: str, region: str | None) -> str | None:
         return None
     fast = fast_national(digits, region)
     return fast if fast != UNDECIDED else _possible_e164(digits, region)
+
+
+def _after_call_prefix(digits: str) -> str | None:
+    """The valid E.164 number behind a redundant call prefix (shortest prefix first)."""
+    rests = sorted(
+        {digits[m.end() :] for p in _call_prefixes() if (m := p.match(digits)) and m.end()},
+        key=len,
+        reverse=True,
+    )
+    for rest in rests:
+        if rest[:1] not in ("", "0"):
+            try:
+                parsed = phonenumbers.parse("+" + rest, None)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(parsed):
+                return str(phonenumbers.format_number(parsed, _E164))[1:]
+    return None
 
 
 def _digits(text: str) -> str:

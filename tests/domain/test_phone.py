@@ -67,6 +67,29 @@ class TestNormalizePhone:
     def test_dropped(self, text: str, region: str | None) -> None:
         assert normalize_phone(text, region) is None
 
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("+00 44 20 7946 0958", "442079460958"),  # "00": most of the world
+            ("+0044 7911 123456", "447911123456"),
+            ("+011 1 212 555 0100", "12125550100"),  # "011": North America
+            ("+011 44 20 7946 0958", "442079460958"),
+            ("+001 (616) 954-78 88", "16169547888"),  # Meta's Parameter Builder test value
+            ("+001 82 2 123 4567", "8221234567"),  # "001" (Korea): "00" + 1 822... is not valid
+            ("+0011 61 2 9374 4000", "61293744000"),  # "0011": Australia
+            ("+010 81 3 1234 5678", "81312345678"),  # "010": Japan
+        ],
+    )
+    def test_a_redundant_call_prefix_after_the_plus_is_stripped(
+        self, text: str, expected: str
+    ) -> None:
+        assert normalize_phone(text, None) == expected
+        assert normalize_phone(text, "US") == expected  # international: the region is unused
+
+    @pytest.mark.parametrize("text", ["+000", "+00", "+00 999 123 4567", "+011 1 555"])
+    def test_a_call_prefix_before_no_valid_number_is_still_dropped(self, text: str) -> None:
+        assert normalize_phone(text, None) is None
+
     def test_digits_of_other_scripts(self) -> None:
         assert normalize_phone("+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨", None) == "442079460958"
         fullwidth = "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in "020 7946 0958")
