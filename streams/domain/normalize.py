@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "clear_memos",
     "hash_user_data",
     "hash_user_data_report",
+    "national_phone_without_country",
     "normalize_field",
 ]
 
@@ -199,6 +201,43 @@ def hash_user_data_report(
     if fast is not None:
         return fast
     return _report(user_data, context, external_id_policy, current_year)
+
+
+_FIRST_PHONE_CHAR: Final = re.compile(r"[+\d]")
+
+
+def national_phone_without_country(
+    user_data: Mapping[str, Any], default_country: str | None = None
+) -> bool:
+    """Whether a phone number written without a country code (no `+`, no `00`) is hashed with
+    no country to place it: neither a valid `country` in the event nor `default_country`. It
+    is then hashed as bare national digits, which match only a number Meta holds without its
+    country code (Meta asks for the country code always)."""
+    if not isinstance(user_data, Mapping):
+        return False
+    if _event_country(user_data.get("country")) or _context_country(default_country):
+        return False
+    return any(
+        _national_phone(value) for key in ("ph", "phone") for value in _phones(user_data, key)
+    )
+
+
+def _phones(user_data: Mapping[str, Any], key: str) -> list[object]:
+    value = user_data.get(key)
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _national_phone(value: object) -> bool:
+    """A plain phone value that is neither hashed nor written in international form."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        return False
+    text = _prepare(str(value))
+    if not text or prehashed(text) is not None:
+        return False
+    first = _FIRST_PHONE_CHAR.search(text)
+    if first is None or first.group() == "+":
+        return False
+    return not "".join(c for c in text if c.isdigit()).startswith("00")
 
 
 def _report(

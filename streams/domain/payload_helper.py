@@ -36,7 +36,13 @@ from streams.domain.model import (
     ORIGINAL_EVENT_DATA_KEYS,
     SERVER_EVENT_KEYS,
 )
-from streams.domain.normalize import ALIASES, HASHED_KEYS, UNHASHED_KEYS, UNKNOWN_KEY_FIELD
+from streams.domain.normalize import (
+    ALIASES,
+    HASHED_KEYS,
+    UNHASHED_KEYS,
+    UNKNOWN_KEY_FIELD,
+    national_phone_without_country,
+)
 from streams.domain.privacy.guard import Guarded, PiiPolicy
 from streams.domain.records import FailureRecord, SourceRef
 from streams.domain.transform import DatasetPolicy, RejectReason
@@ -61,6 +67,12 @@ _TYPED_OBJECTS: Final[Mapping[str, frozenset[str]]] = {
 }
 _KAFKA_MESSAGE_KEYS: Final = frozenset({"headers", "value"})
 _TOPIC: Final = "validate"  # the source topic of file messages (no topic format applies)
+
+PHONE_WITHOUT_COUNTRY: Final = (
+    "user_data.ph: a phone number without a country code and no country (neither the event's "
+    "user_data.country nor the dataset's default_country): hashed as bare national digits, "
+    "which rarely match; add the country code, the country, or datasets[].default_country"
+)
 
 
 class Outcome(StrEnum):
@@ -101,6 +113,7 @@ class Explanation:
     action: UnmappedAction | None = None  # unmapped and custom: what the topic policy does
     dropped: tuple[DroppedField, ...] = ()
     guarded: tuple[Guarded, ...] = ()  # what the PII guard removed or hashed (sent events)
+    warnings: tuple[str, ...] = ()  # sent, but will likely not match (PHONE_WITHOUT_COUNTRY)
 
     @property
     def fails(self) -> bool:
@@ -204,7 +217,8 @@ def explain(
         name = admitted.format or fmt
         several = len(admitted.events) > 1
         for index, event in enumerate(admitted.events):
-            out.append(_explain_event(message.position, index if several else None, name, event))
+            where = index if several else None
+            out.append(_explain_event(message.position, where, name, event, policy))
         out.extend(_explain_part(message.position, name, part) for _, part in admitted.unmapped)
     return out
 
@@ -243,9 +257,12 @@ def _explain_part(position: int, fmt: str, part: Unmapped) -> Explanation:
     )
 
 
-def _explain_event(position: int, index: int | None, fmt: str, one: EventAdmission) -> Explanation:
+def _explain_event(
+    position: int, index: int | None, fmt: str, one: EventAdmission, policy: DatasetPolicy
+) -> Explanation:
     result = one.result
     dropped = _dropped(one.native or {}, one.dropped)
+    warnings = _warnings(one.native or {}, result.event, policy)
     if isinstance(result, FailureRecord):
         return Explanation(
             position,
@@ -258,6 +275,7 @@ def _explain_event(position: int, index: int | None, fmt: str, one: EventAdmissi
             reason=str(result.reason),
             field=result.field,
             dropped=dropped,
+            warnings=warnings,
         )
     return Explanation(
         position,
@@ -269,7 +287,23 @@ def _explain_event(position: int, index: int | None, fmt: str, one: EventAdmissi
         event_name=result.event_name,
         dropped=dropped,
         guarded=one.guarded,
+        warnings=warnings,
     )
+
+
+def _warnings(
+    native: Mapping[str, Any], event: Mapping[str, Any] | None, policy: DatasetPolicy
+) -> tuple[str, ...]:
+    """Values that are sent but will likely not match anyone."""
+    sent = event.get("user_data") if event is not None else None
+    if not isinstance(sent, Mapping) or "ph" not in sent:
+        return ()
+    user_data = native.get("user_data")
+    if isinstance(user_data, Mapping) and national_phone_without_country(
+        user_data, policy.default_country
+    ):
+        return (PHONE_WITHOUT_COUNTRY,)
+    return ()
 
 
 def _dropped(native: Mapping[str, Any], reported: Sequence[Any]) -> tuple[DroppedField, ...]:
@@ -335,6 +369,7 @@ def render_text(explanations: Sequence[Explanation]) -> str:
             lines.append(_indented(item.event))
         lines.extend(f"  dropped {d.field}: {d.reason}" for d in item.dropped)
         lines.extend(f"  pii guard {g.action.value} {g.field}" for g in item.guarded)
+        lines.extend(f"  warning: {w}" for w in item.warnings)
     events = [e for e in explanations if e.outcome is not Outcome.CUSTOM]
     sent = sum(e.outcome is Outcome.SENT for e in events)
     failing = sum(e.fails for e in events)

@@ -8,6 +8,7 @@ import orjson
 
 from streams.domain.formats import FormatOptions, UnmappedAction, map_message, parse_mapping
 from streams.domain.payload_helper import (
+    PHONE_WITHOUT_COUNTRY,
     DroppedField,
     Explanation,
     Outcome,
@@ -232,3 +233,39 @@ def test_reprs_carry_no_plain_customer_data() -> None:
     (item,) = explain(orjson.dumps(message), "native", POLICY, NOW)
     assert "203.0.113.9" not in repr(item)
     assert "secret@example.com" not in repr(read_messages(orjson.dumps(message)))
+
+
+class TestPhoneWithoutCountry:
+    """A phone number without a country code, in an event without a country, for a dataset
+    without default_country: sent as bare national digits, and `validate` says so."""
+
+    def _one(self, user_data: dict[str, Any], policy: DatasetPolicy = POLICY) -> Explanation:
+        (item,) = explain(orjson.dumps({**LEAD, "user_data": user_data}), "native", policy, NOW)
+        assert item.outcome is Outcome.SENT
+        return item
+
+    def test_a_national_number_with_no_country_anywhere_is_a_warning(self) -> None:
+        for phone in ("(650) 555-1212", "650.555.1212", ["+1 650 555 1212", "6505551212"]):
+            item = self._one({"email": "a@example.com", "phone": phone})
+            assert item.event is not None and item.event["user_data"]["ph"]
+            assert item.warnings == (PHONE_WITHOUT_COUNTRY,), phone
+            text = render_text([item])
+            assert f"  warning: {PHONE_WITHOUT_COUNTRY}" in text
+            assert "555" not in text  # the warning never repeats the number
+        item = self._one({"em": "a@example.com", "ph": "6505551212"})
+        assert item.warnings == (PHONE_WITHOUT_COUNTRY,)
+
+    def test_no_warning_when_a_country_places_the_number(self) -> None:
+        assert self._one({"phone": "(650) 555-1212", "country": "US"}).warnings == ()
+        assert self._one({"phone": "(650) 555-1212", "country": ["xx", "us"]}).warnings == ()
+        with_default = DatasetPolicy("1", default_country="us")
+        assert self._one({"phone": "(650) 555-1212"}, with_default).warnings == ()
+
+    def test_no_warning_for_international_or_hashed_numbers(self) -> None:
+        assert self._one({"phone": "+1 650 555 1212"}).warnings == ()
+        assert self._one({"phone": "0044 20 7946 0958"}).warnings == ()
+        assert self._one({"phone": "+00 44 20 7946 0958"}).warnings == ()
+        assert self._one({"em": "a@example.com", "ph": sha("16505551212")}).warnings == ()
+        # a number too short to send is dropped (and reported as such), not warned about
+        item = self._one({"em": "a@example.com", "phone": "555-12"})
+        assert item.warnings == () and item.dropped
