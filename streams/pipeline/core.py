@@ -48,6 +48,8 @@ class WindowResult:
     failed: int
     waiting: frozenset[int] = frozenset()
     later: Awaitable[WindowResult] | None = field(default=None, repr=False)
+    # held because of an unexpected error (a bug or a broken dependency), not a stop
+    broken: bool = False
 
 
 @dataclass(slots=True)
@@ -90,7 +92,9 @@ class Pipeline:
             raise
         except Exception:
             logger.exception("window failed unexpectedly; holding it events=%d", len(messages))
-            return WindowResult(held=frozenset(range(len(messages))), delivered=0, failed=0)
+            return WindowResult(
+                held=frozenset(range(len(messages))), delivered=0, failed=0, broken=True
+            )
 
     async def _process(self, messages: Sequence[InputMessage]) -> WindowResult:
         now = self._clock()
@@ -197,7 +201,7 @@ async def _finish_later(
         raise
     except Exception:
         logger.exception("held batches failed unexpectedly; holding events=%d", len(waiting))
-        return WindowResult(held=waiting, delivered=0, failed=0)
+        return WindowResult(held=waiting, delivered=0, failed=0, broken=True)
     return WindowResult(
         held=held | frozenset(p for r in results for p in r.held),
         delivered=sum(r.delivered for r in results),

@@ -16,6 +16,7 @@ class Msg:
     topic: str
     partition: int
     offset: int
+    value: bytes | None = None
 
 
 @dataclass
@@ -23,8 +24,8 @@ class Ev:
     message: Msg
 
 
-def _ev(partition: int, offset: int) -> Ev:
-    return Ev(Msg("t", partition, offset))
+def _ev(partition: int, offset: int, size: int = 0) -> Ev:
+    return Ev(Msg("t", partition, offset, b"x" * size if size else None))
 
 
 def _to_input(ev: Ev) -> InputMessage:
@@ -175,3 +176,80 @@ async def test_unacked_events_are_bounded() -> None:
     release.set_result(WindowResult(frozenset(), 0, 0))
     await task
     assert runner.acked == 20
+
+
+async def test_unacked_input_bytes_are_bounded_and_values_released_once_processed() -> None:
+    """1 MB messages behind a held dataset: consumption waits once 3 MB of input is unacked
+    (worker.max_unacked_bytes), and every value is released once its window was processed
+    (a held event keeps only its coordinates)."""
+    release: asyncio.Future[WindowResult] = asyncio.get_running_loop().create_future()
+    taken: list[int] = []
+    released: list[int] = []
+
+    async def process(msgs: Sequence[InputMessage]) -> WindowResult:
+        taken.extend(m.source.offset for m in msgs)
+        if msgs[0].source.offset == 0:  # the first event's dataset is held
+            return WindowResult(frozenset(), 0, 0, waiting=frozenset({0}), later=release)
+        return WindowResult(frozenset(), len(msgs), 0)
+
+    async def ack(ev: Ev) -> None:
+        return None
+
+    def free(ev: Ev) -> None:
+        released.append(ev.message.offset)
+        ev.message.value = None
+
+    mb = 1024 * 1024
+    runner = WindowRunner(
+        process, ack, _to_input, max_pending=8, max_unacked_bytes=3 * mb, release=free
+    )
+    events = [_ev(0, i, mb) for i in range(20)]
+    task = asyncio.create_task(runner.run(_windows(*[[e] for e in events])))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(released) == 3:
+            break
+    assert taken == [0, 1, 2]  # consumption waits at 3 MB, not at max_unacked (20,000)
+    assert runner.unacked_bytes == 3 * mb and runner.unacked == 3
+    assert released == [0, 1, 2] and all(e.message.value is None for e in events[:3])
+    release.set_result(WindowResult(frozenset(), 1, 0))
+    await task
+    assert runner.acked == 20 and runner.unacked_bytes == 0
+    assert sorted(released) == list(range(20))
+
+
+async def test_a_broken_window_is_reported_and_its_partition_no_longer_processed() -> None:
+    """An unexpected error in a window: `on_broken` is told (the worker stops and the group
+    consumes again from the committed offsets); later events of its partitions are abandoned
+    at once instead of being sent and then discarded; other partitions flow."""
+    processed: list[tuple[int, int]] = []
+    acked: list[tuple[int, int]] = []
+    discarded: list[tuple[int, int]] = []
+    broken: list[int] = []
+
+    async def process(msgs: Sequence[InputMessage]) -> WindowResult:
+        processed.extend((m.source.partition, m.source.offset) for m in msgs)
+        if (0, 1) in processed[-len(msgs) :]:
+            return WindowResult(frozenset(range(len(msgs))), 0, 0, broken=True)
+        return WindowResult(frozenset(), len(msgs), 0)
+
+    async def ack(ev: Ev) -> None:
+        acked.append((ev.message.partition, ev.message.offset))
+
+    def discard(ev: Ev) -> None:
+        discarded.append((ev.message.partition, ev.message.offset))
+
+    runner = WindowRunner(
+        process, ack, _to_input, max_pending=1, discard=discard, on_broken=broken.append
+    )
+    windows = [
+        [_ev(0, 0)],
+        [_ev(0, 1), _ev(1, 0)],
+        [_ev(0, 2), _ev(1, 1), _ev(2, 0)],
+        [_ev(0, 3), _ev(2, 1)],
+    ]
+    await runner.run(_windows(*windows))
+    assert broken == [2] and runner.broken == 1
+    assert acked == [(0, 0), (2, 0), (2, 1)]
+    assert processed == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]  # p0/2, p1/1, p0/3 never sent
+    assert discarded == [(0, 1), (1, 0), (0, 2), (1, 1), (0, 3)]
