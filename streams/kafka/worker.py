@@ -15,6 +15,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from streams.kafka.app import create_app
+from streams.kafka.failstop import EXIT_WINDOW_FAILED, FailStop
 from streams.kafka.topics import ensure_topics
 from streams.kafka_connection.clients import kafka_secrets
 from streams.kafka_connection.preflight import check_connection
@@ -22,7 +23,7 @@ from streams.observability.health import Health, start_metrics_server
 from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
 
-__all__ = ["EXIT_ABANDONED", "check_ready", "run_worker"]
+__all__ = ["EXIT_ABANDONED", "EXIT_WINDOW_FAILED", "check_ready", "run_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class _Worker(faust.Worker):
     """
 
     capi_shutdown_timeout_s: float = 30.0
+    capi_failstop: FailStop | None = None
     _capi_watchdog: threading.Timer | None = None
     _capi_stopped: threading.Event | None = None
 
@@ -49,7 +51,9 @@ class _Worker(faust.Worker):
         if self._capi_watchdog is None:
             self._capi_stopped = threading.Event()
             self._capi_watchdog = threading.Timer(
-                self.capi_shutdown_timeout_s, _watchdog, args=(self._capi_stopped,)
+                self.capi_shutdown_timeout_s,
+                _watchdog,
+                args=(self._capi_stopped, self.capi_failstop),
             )
             self._capi_watchdog.daemon = True
             self._capi_watchdog.start()
@@ -61,9 +65,9 @@ class _Worker(faust.Worker):
             self._capi_stopped.set()
 
 
-def _watchdog(stopped: threading.Event) -> None:
+def _watchdog(stopped: threading.Event, failstop: FailStop | None) -> None:
     if stopped.is_set():
-        os._exit(0)
+        os._exit((failstop.exit_code or 0) if failstop is not None else 0)
     # No logging here: the main thread may hold a handler's lock (say, blocked writing to a
     # full stderr pipe), and this must exit regardless.
     with contextlib.suppress(OSError):
@@ -107,6 +111,7 @@ def run_worker(settings: Settings) -> int:
     # benchmark and tests/kafka/test_reliability.py check it).
     gc.set_threshold(50_000, 20, 100)
     registry = CollectorRegistry()
+    failstop = FailStop(registry)  # first in the registry: a scrape it notes has the metrics
     health = Health()
     server, _thread = start_metrics_server(
         settings.metrics.port, settings.metrics.host, registry, health
@@ -128,6 +133,7 @@ def run_worker(settings: Settings) -> int:
         redirect_stdouts=False,
     )
     worker.capi_shutdown_timeout_s = settings.worker.shutdown_timeout_seconds
+    worker.capi_failstop = failstop
     print(
         f"capi-streams worker: group={settings.kafka.consumer_group} "
         f"inputs={','.join(settings.kafka.input_topics)} metrics=http://{settings.metrics.host}:{port}/metrics",
@@ -137,7 +143,7 @@ def run_worker(settings: Settings) -> int:
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
+        return failstop.exit_code or int(exc.code or 0)
     finally:
         server.shutdown()
-    return 0
+    return failstop.exit_code or 0
