@@ -126,6 +126,7 @@ def test_the_expected_alerts_exist() -> None:
         "CapiNoDelivery",
         "CapiConsumerLagGrowing",
         "CapiEventsNearTimeLimit",
+        "CapiWindowFailed",
     }
     assert len(ALERT_NAMES) == len(set(ALERT_NAMES))
 
