@@ -166,6 +166,12 @@ def _abandon(app: faust.App) -> Any:
     return discard
 
 
+def _release(event: Any) -> None:
+    """Drop a processed event's input value: a held event keeps only its coordinates."""
+    event.value = None
+    event.message.value = None
+
+
 def _broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip()]
 
@@ -175,8 +181,10 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     datadir: Path | None = None,
+    on_broken: Callable[[int], None] = lambda events: None,
 ) -> CapiApp:
-    """Build the worker's faust app from validated settings."""
+    """Build the worker's faust app from validated settings. `on_broken` is told when a
+    window failed unexpectedly (after capi_window_failures_total counted it)."""
     k = settings.kafka
     w = settings.worker
     if not k.bootstrap_servers:
@@ -199,6 +207,10 @@ def create_app(
     reg = registry if registry is not None else CollectorRegistry()
     worker = app.capi = build_worker(settings, _FaustSink(outputs), reg)
 
+    def broken(events: int) -> None:
+        worker.metrics.window_failures.inc()
+        on_broken(events)
+
     async def forward(stream: Any) -> None:
         runner = WindowRunner(
             worker.pipeline.process,
@@ -206,8 +218,11 @@ def create_app(
             _to_input,
             max_pending=w.max_pending_windows,
             max_unacked=w.max_unacked_events,
+            max_unacked_bytes=w.max_unacked_bytes,
             on_pending=worker.metrics.pending_windows.set,
             discard=_abandon(app),
+            release=_release,
+            on_broken=broken,
         )
         app.capi_runner = runner
         await runner.run(stream.noack().noack_take(w.take_max, within=worker.window_s))

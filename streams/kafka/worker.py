@@ -117,7 +117,7 @@ def run_worker(settings: Settings) -> int:
         settings.metrics.port, settings.metrics.host, registry, health
     )
     port = server.server_port
-    app = create_app(settings, registry=registry)
+    app = create_app(settings, registry=registry, on_broken=failstop)
     # mode's signal types spell receivers as a union mypy cannot match a method against.
     app.on_partitions_assigned.connect(health.on_partitions_assigned)  # type: ignore[arg-type]
     app.on_before_shutdown.connect(health.on_before_shutdown)  # type: ignore[arg-type]

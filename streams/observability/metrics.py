@@ -165,6 +165,11 @@ class Metrics:
         self.pending_windows = Gauge(
             "capi_windows_pending", "Take windows in flight, not yet acked", registry=r
         )
+        self.window_failures = Counter(
+            "capi_window_failures",
+            "Processing windows that failed unexpectedly (the worker then stops, exit status 70)",
+            registry=r,
+        )
         self.build_info = Gauge(
             "capi_build_info",
             "Build information (always 1)",
