@@ -166,6 +166,15 @@ def _abandon(app: faust.App) -> Any:
     return discard
 
 
+def stream_buffer_size(settings: Settings) -> int:
+    """Messages faust may buffer ahead of the windows: twice a window, but no more than
+    worker.max_unacked_bytes of the largest messages (kafka.max_message_bytes), so that large
+    messages cannot fill memory ahead of the unacked bound (at least 64)."""
+    w = settings.worker
+    by_bytes = w.max_unacked_bytes // settings.kafka.max_message_bytes
+    return max(64, min(2 * w.take_max, by_bytes))
+
+
 def _release(event: Any) -> None:
     """Drop a processed event's input value: a held event keeps only its coordinates."""
     event.value = None
@@ -262,7 +271,7 @@ def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
         broker_commit_interval=1.0,
         broker_max_poll_records=5000,
         consumer_max_fetch_size=4 * 1024 * 1024,
-        stream_buffer_maxsize=max(4096, 2 * settings.worker.take_max),
+        stream_buffer_maxsize=stream_buffer_size(settings),
         stream_wait_empty=True,
         producer_acks=-1,
         producer_linger_ms=5,

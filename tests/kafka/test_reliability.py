@@ -487,3 +487,61 @@ async def test_memory_stays_bounded_with_a_large_backlog(
     assert 0.8 * bound <= consumed_held < n
     assert peak <= RSS_BOUND_MB, f"peak RSS {peak:.0f} MB"
     check_ledger("memory", coords, inputs, records, await sandbox_events(sandbox.url), topics.input)
+
+
+async def test_large_unacked_messages_are_bounded_in_bytes(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    """400 messages of ~0.9 MB (a large property the transform drops), half of them to a
+    dataset held by an invalid token, so that nothing behind them can be acked. Bounded by
+    events only (20,000) the worker took all 360 MB in; with worker.max_unacked_bytes = 48 MiB
+    it takes about that much in (plus faust's buffer, sized by the same bound), every value
+    released once processed, and its peak RSS stays well under the backlog's size."""
+    await create_topics(kafka_bootstrap, topics)
+    n, blob = 400, "x" * 900_000
+    inputs = make_inputs(n, int(time.time()), invalid_every=0, derived_every=0)
+    inputs.values = [v[:-1] + b',"blob":"' + blob.encode() + b'"}' for v in inputs.values]
+    coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
+    await _set_token_invalid(sandbox.url, DATASET_B, True)
+    bound_mib = 48
+    env = worker_env(
+        kafka_bootstrap,
+        sandbox.url,
+        topics,
+        extra={"CAPI_WORKER__MAX_UNACKED_BYTES": str(bound_mib * 1024 * 1024)},
+    )
+    worker = WorkerProcess(env, tmp_path / "w.log")
+    async with OutcomeReader(kafka_bootstrap, topics) as reader:
+        await asyncio.to_thread(worker.start)
+        assert worker.proc is not None
+        pid = worker.proc.pid
+        try:
+            # held: consumption stops at the byte bound, far below the backlog
+            await _wait_consumed(worker, 20, stall_s=60)
+            consumed_held = await _wait_steady(worker, "capi_events_consumed_total", 10)
+            held_peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
+            await _set_token_invalid(sandbox.url, DATASET_B, False)
+            await reader.wait_covered(coords, 900, alive=[worker], stall_s=90)
+            peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
+        finally:
+            assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
+        records = list(reader.records)
+    print(
+        f"\nheld: {consumed_held:.0f} of {n} ~0.9 MB messages consumed, peak RSS "
+        f"{held_peak:.0f} MB; whole run peak RSS {peak:.0f} MB (bound {bound_mib} MiB)"
+    )
+    assert consumed_held < 120, consumed_held  # 48 MiB unacked + a buffer of as much
+    assert peak < 300, f"peak RSS {peak:.0f} MB"
+    check_ledger("large", coords, inputs, records, await sandbox_events(sandbox.url), topics.input)
+
+
+async def _wait_steady(worker: WorkerProcess, metric: str, steady_s: float) -> float:
+    """The metric's value once it stopped changing for `steady_s` seconds."""
+    last, since = -1.0, time.monotonic()
+    while True:
+        value = await asyncio.to_thread(worker.metric_sum, metric)
+        if value != last:
+            last, since = value, time.monotonic()
+        elif time.monotonic() - since >= steady_s:
+            return value
+        await asyncio.sleep(0.5)
