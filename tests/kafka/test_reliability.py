@@ -436,24 +436,26 @@ async def test_invalid_token_long_hold_does_not_stall_other_datasets(
 # Peak resident memory allowed to one worker draining a large backlog of realistic events
 # (streams.dev.demo). Measured on the 2-core machine (benchmarks/memory_soak.py): 131 MB draining
 # 1,000,000 events; with a dataset held by an invalid token, so that the worker keeps
-# worker.max_unacked_events (20,000) unacked, 192 MB (200,000 events, this test) and 194 MB
-# (1,000,000 events, held for 45 s).
+# worker.max_unacked_events (20,000) unacked, 192 MB (200,000 events) and 194 MB (1,000,000
+# events, held for 45 s). This test (100,000 events, 5 times the unacked bound) on the loaded
+# session machine (load average 15-20, another process spinning): 157 MB.
 RSS_BOUND_MB = 300
 
 
-@pytest.mark.timeout(2400)
+@pytest.mark.timeout(3000)
 async def test_memory_stays_bounded_with_a_large_backlog(
     kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
 ) -> None:
-    """A 200,000-event backlog; dataset B is held (invalid token) until the worker keeps as
+    """A 100,000-event backlog; dataset B is held (invalid token) until the worker keeps as
     many events unacked as it may (worker.max_unacked_events), then drains. The worker's peak
     RSS (the kernel's high-water mark) stays under RSS_BOUND_MB.
 
     The budget follows the worker's speed: on a loaded 2-core machine it drains at a few
-    hundred events/s (it gets a fraction of a core), so the test fails only when the worker
-    makes no progress for a minute (it stalled), not after a fixed time."""
+    hundred events/s or less (measured: 111 events/s at a load average of 15-20; 540 in the
+    issue's CI run, where a fixed 240 s budget failed), so the test fails when the worker
+    makes no progress for a minute (it stalled), not after a fixed time. It did not stall."""
     await create_topics(kafka_bootstrap, topics)
-    n = 200_000
+    n = 100_000
     inputs = demo_inputs(n, int(time.time()))
     coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
     await _set_token_invalid(sandbox.url, DATASET_B, True)
@@ -472,7 +474,7 @@ async def test_memory_stays_bounded_with_a_large_backlog(
             held_peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
             await _set_token_invalid(sandbox.url, DATASET_B, False)
             t1 = time.monotonic()
-            await reader.wait_covered(coords, 1800, alive=[worker], stall_s=60)
+            await reader.wait_covered(coords, 2400, alive=[worker], stall_s=60)
             drain_s = time.monotonic() - t1
             peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
         finally:
