@@ -21,8 +21,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from streams.dev.sandbox.server import SandboxServer
 from streams.kafka.failstop import EXIT_WINDOW_FAILED
-from streams.sandbox.server import SandboxServer
 from tests.kafka.harness import (
     OutcomeReader,
     Topics,

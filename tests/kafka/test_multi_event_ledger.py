@@ -22,10 +22,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.dev.sandbox.faults import FaultConfig
+from streams.dev.sandbox.server import SandboxServer
 from streams.domain.payload_helper import Outcome, explain
 from streams.domain.transform import DatasetPolicy
-from streams.sandbox.faults import FaultConfig
-from streams.sandbox.server import SandboxServer
 from tests.kafka.harness import (
     DATASET_A,
     DATASET_B,
