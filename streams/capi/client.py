@@ -22,6 +22,7 @@ from yarl import URL
 
 from streams import __version__
 from streams.capi.lifecycle import AsyncClient, bearer
+from streams.domain.classify import REQUEST_INVALID
 from streams.settings import Secret
 
 __all__ = ["GraphClient", "GraphReply"]
@@ -37,7 +38,8 @@ class GraphReply:
 
     ``status`` is None when no HTTP reply arrived; ``error_kind`` then names why
     (``timeout``, ``connection_reset``, ``disconnected``, ``connect``, ``payload``,
-    ``client_error``, ``os_error``). ``latency_s`` covers send through reading the body.
+    ``client_error``, ``os_error``, ``request_invalid``: aiohttp refused to build the request,
+    say for a control character in the token). ``latency_s`` covers send through reading the body.
     """
 
     status: int | None
@@ -197,4 +199,6 @@ class GraphClient(AsyncClient):
             kind = "client_error"
         except OSError:
             kind = "os_error"
+        except ValueError:  # aiohttp refused a header (a control character in the token)
+            kind = REQUEST_INVALID
         return GraphReply(None, b"", _EMPTY_HEADERS, time.perf_counter() - started, kind)

@@ -484,7 +484,7 @@ class Deliverer:
             finally:
                 self._obs.on_in_flight(dataset, -1)
         run.requests += 1
-        cls = classify(reply.status, reply.body, reply.headers)
+        cls = classify(reply.status, reply.body, reply.headers, reply.error_kind)
         self._obs.on_request(dataset, cls.outcome, reply.latency_s, len(chunk))
         _log_request(dataset, len(chunk), cls, reply)
         return cls, reply

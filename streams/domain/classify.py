@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
+    "REQUEST_INVALID",
     "RULES",
     "Classification",
     "GraphError",
@@ -156,13 +157,23 @@ RULES: tuple[Rule, ...] = (
 _USAGE_HEADERS = ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage")
 
 
+REQUEST_INVALID = "request_invalid"
+"""`GraphReply.error_kind` of a request the HTTP client refused to build (a bad header)."""
+
+
 def classify(
     status: int | None,
     body: bytes | Mapping[str, object] | None,
     headers: Mapping[str, str],
+    error_kind: str | None = None,
 ) -> Classification:
-    """Classify one reply. ``status=None`` means no HTTP reply (network error, timeout, reset)."""
+    """Classify one reply. ``status=None`` means no HTTP reply: a network error, timeout or
+    reset (``TRANSIENT``), or, with ``error_kind == REQUEST_INVALID``, a request that could not
+    even be built from the dataset's settings (say, a token with a control character):
+    ``CONFIG``, since no retry can fix it."""
     if status is None:
+        if error_kind == REQUEST_INVALID:
+            return Classification(Outcome.CONFIG, REQUEST_INVALID)
         return Classification(Outcome.TRANSIENT, "network")
     doc = _as_mapping(body)
     error = parse_graph_error(doc) if doc is not None else None

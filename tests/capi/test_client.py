@@ -272,3 +272,17 @@ def test_dataset_id_must_be_a_plain_id(dataset: str) -> None:
 def test_constructor_validates(base_url: str, version: str) -> None:
     with pytest.raises(ValueError):
         GraphClient(base_url, version)
+
+
+@pytest.mark.parametrize("bad", [f"{TOKEN}\n", f"{TOKEN[:5]}\r\n{TOKEN[5:]}", f"{TOKEN}\x00"])
+async def test_a_token_aiohttp_refuses_becomes_a_request_invalid_reply(
+    graph: FakeGraph, bad: str
+) -> None:
+    """aiohttp refuses a header with a control character ('Forbidden control character'):
+    a reply naming that, never an exception, and nothing sent (tokens from the settings are
+    stripped and checked at load; this is the client's own guard)."""
+    async with GraphClient(graph.url, "v25.0", tokens={"42": Secret(bad)}) as c:
+        reply = await c.post_events("42", EVENTS)
+    assert reply.status is None and reply.error_kind == "request_invalid"
+    assert graph.seen == []
+    assert TOKEN not in repr(reply)

@@ -564,6 +564,26 @@ async def test_config_error_pauses_then_recovers(
     assert "fbtrace_id=F190" in line
 
 
+async def test_a_request_the_client_cannot_build_holds_the_dataset(graph: FakeGraph) -> None:
+    """A token with a newline inside makes aiohttp refuse every request ('Forbidden control
+    character'): a configuration hold of that dataset, probed, not a failure of its events
+    and not an error of the window; other datasets flow."""
+    tokens = {DS: Secret(f"{TOKEN}\n"), OTHER: Secret(TOKEN)}
+    rec = Recorder()
+    async with GraphClient(graph.url, "v25.0", tokens=tokens, timeout_s=0.3) as c:
+        d = make(c, observer=rec, config_retry_s=0.02)
+        task = asyncio.create_task(d.deliver(DS, events(3)))
+        await eventually(lambda: bool(rec.paused))
+        assert d.holds.held() == frozenset({DS})
+        assert (await d.deliver(OTHER, events(2))).delivered_count == 2
+        await asyncio.sleep(0.1)  # probes go on, the events stay held
+        d.holds.stop()
+        result = await task
+    assert result.held == (0, 1, 2) and result.failures == () and result.delivered == ()
+    assert rec.paused == [(DS, True)]
+    assert graph.count(DS) == 0  # nothing with the bad token ever left the process
+
+
 async def test_config_hold_probes_one_request_at_a_time(
     graph: FakeGraph, client: GraphClient
 ) -> None:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.domain.classify import (
+    REQUEST_INVALID,
     RULES,
     GraphError,
     Outcome,
@@ -298,3 +299,12 @@ def test_any_graph_error_is_never_delivered(
     got = classify(status, gerr(code, subcode, is_transient=transient), {})
     assert got.outcome is not Outcome.DELIVERED
     assert got.error is not None and got.error.code == code
+
+
+def test_a_request_that_could_not_be_built_is_a_configuration_error() -> None:
+    """No reply because the HTTP client refused the request (a token with a control
+    character): no retry can fix it, so the dataset is held (CONFIG), not retried."""
+    assert classify(None, b"", {}, REQUEST_INVALID).outcome is Outcome.CONFIG
+    assert classify(None, b"", {}, REQUEST_INVALID).reason == REQUEST_INVALID
+    assert classify(None, b"", {}, "timeout").outcome is Outcome.TRANSIENT
+    assert classify(None, b"", {}).outcome is Outcome.TRANSIENT
