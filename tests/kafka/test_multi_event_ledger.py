@@ -255,6 +255,12 @@ async def test_multi_event_messages_under_kills_rebalance_and_a_hold(
     w1 = WorkerProcess(env, tmp_path / "w1.log")
     await asyncio.to_thread(w1.start)
     await _accepted_at_least(sandbox, events // 5, [w1], 300)
+    deadline = time.monotonic() + 120
+    while not any(
+        (await committed(kafka_bootstrap, topics.group, topics.input, topics.partitions)).values()
+    ):
+        assert time.monotonic() < deadline, "nothing committed"  # kill after a first commit
+        await asyncio.sleep(0.2)
     await asyncio.to_thread(w1.kill)
     assert await check("sigkill") > 0
 
