@@ -8,8 +8,8 @@ config file's path or the environment variable's name), e.g.
 
     worker.max_pending_windows: expected 1..1024, got 0 (from CAPI_WORKER__MAX_PENDING_WINDOWS)
 
-Values are printed only for the keys these rules cover (numbers and closed sets), never for
-free strings, which could hold something secret.
+Only numbers are echoed back; a text value never is (a token pasted into the wrong key must
+not reach a log): `log_level: expected one of 'DEBUG', ..., got something else (from ...)`.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def violation(key: str, value: Any, rule: Rule, origin: str | None) -> str | Non
     if value is None or rule.allows(value):
         return None
     where = f" (from {origin})" if origin else ""
-    return f"{key}: expected {rule.describe()}, got {value!r}{where}"
+    got = f"{value!r}" if not isinstance(value, str) else "something else"
+    return f"{key}: expected {rule.describe()}, got {got}{where}"
 
 
 def _hints(cls: type[Any]) -> dict[str, Any]:
