@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+import orjson
 
 from streams.domain.privacy.guard import PiiPolicy
 from streams.domain.privacy.redact import KeepEvent, kept_event, kept_ids
@@ -26,6 +28,7 @@ __all__ = [
     "PipelineReason",
     "SourceRef",
     "failure_record",
+    "failure_record_bytes",
     "response_record",
 ]
 
@@ -141,11 +144,36 @@ def failure_record(
         out["event"] = kept.event
     if kept.redacted:
         out["redacted"] = list(kept.redacted)
+    if kept.redacted_more:
+        out["redacted_more"] = kept.redacted_more
     if kept.user_data_keys is not None:
         out["user_data_keys"] = list(kept.user_data_keys)
     if failure.raw is not None:
         out["raw_base64"] = base64.b64encode(failure.raw).decode("ascii")
     return out
+
+
+# Left out first when a failure record is too large for Kafka, in this order.
+_BULKY: Final = ("event", "raw_base64", "redacted", "redacted_more", "user_data_keys", "graph")
+# All a record keeps when it is still too large without them.
+_ESSENTIAL: Final = ("schema", "kind", "reason", "source", "failed_at")
+
+
+def failure_record_bytes(record: dict[str, Any], max_bytes: int) -> bytes:
+    """`record` serialized within `max_bytes` (Kafka refuses larger records and the partition
+    would be blocked): the bulky fields left out and listed in `omitted` when needed, and as
+    a last resort only the reason and the source coordinates (and `omitted`)."""
+    value = orjson.dumps(record)
+    if len(value) <= max_bytes:
+        return value
+    slim = {k: v for k, v in record.items() if k not in _BULKY}
+    slim["omitted"] = [k for k in _BULKY if k in record]
+    value = orjson.dumps(slim)
+    if len(value) <= max_bytes:
+        return value
+    bare = {k: record[k] for k in _ESSENTIAL if k in record}
+    bare["omitted"] = [k for k in record if k not in _ESSENTIAL]
+    return orjson.dumps(bare)
 
 
 def response_record(

@@ -2,8 +2,9 @@
 
 * one response record per request Meta accepted (split in parts when its event ids would make
   it larger than `MAX_RECORD_BYTES`);
-* one failure record per event that will not be delivered (the bulky `event`/`raw_base64`
-  left out, and listed in `omitted`, when the record would be too large for Kafka).
+* one failure record per event that will not be delivered (the bulky `event`, `raw_base64`,
+  `redacted`, `user_data_keys`, `graph` left out, and listed in `omitted`, when the record
+  would be too large for Kafka; `records.failure_record_bytes`).
 
 Every `emit` returns an awaitable that resolves once Kafka acknowledged the record; the
 pipeline awaits all of a window's before it lets the window be acked.
@@ -27,6 +28,7 @@ from streams.domain.records import (
     GraphErrorInfo,
     SourceRef,
     failure_record,
+    failure_record_bytes,
     response_record,
 )
 from streams.pipeline.observer import PipelineObserver
@@ -79,13 +81,8 @@ class OutcomeWriter:
             guard=self._guards.get(dataset) if dataset is not None else None,
             current_year=time.gmtime(now).tm_year,
         )
-        value = orjson.dumps(record)
-        if len(value) > self._max:
-            # Kafka would refuse the record (message.max.bytes) and block the partition: keep
-            # the reason and coordinates, leave the bulky payload out, and say so.
-            omitted = [k for k in ("event", "raw_base64") if record.pop(k, None) is not None]
-            record["omitted"] = omitted
-            value = orjson.dumps(record)
+        # Kafka would refuse a larger record (message.max.bytes) and block the partition
+        value = failure_record_bytes(record, self._max)
         event_id = record.get("event_id")  # as the record keeps it (personal data hashed)
         key = event_id.encode() if isinstance(event_id, str) and event_id else None
         return await self._emit(self._failures, key, value, "failure")

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -22,9 +22,18 @@ from typing import Any, Final
 from streams.domain.model import SERVER_EVENT_KEYS
 from streams.domain.privacy.guard import GuardMode, PiiPolicy, guard_event, safe_key
 
-__all__ = ["REMOVED_USER_DATA_KEYS", "KeepEvent", "KeptEvent", "kept_event", "kept_ids"]
+__all__ = [
+    "MAX_REDACTED_PATHS",
+    "REMOVED_USER_DATA_KEYS",
+    "KeepEvent",
+    "KeptEvent",
+    "kept_event",
+    "kept_ids",
+]
 
 REMOVED_USER_DATA_KEYS: Final = ("client_ip_address",)
+MAX_REDACTED_PATHS: Final = 100
+"""A record lists at most this many distinct changed paths; `redacted_more` counts the rest."""
 
 
 class KeepEvent(StrEnum):
@@ -41,6 +50,7 @@ class KeptEvent:
     event: dict[str, Any] | None
     redacted: tuple[str, ...] = ()
     user_data_keys: tuple[str, ...] | None = None
+    redacted_more: int = 0  # distinct paths changed beyond MAX_REDACTED_PATHS
 
 
 _DEFAULT_POLICY: Final = PiiPolicy()
@@ -71,7 +81,8 @@ def kept_event(
     )
     rest = {k: v for k, v in event.items() if k in SERVER_EVENT_KEYS and k != "user_data"}
     result = guard_event(rest, guard, current_year=current_year)
-    return KeptEvent(result.event, tuple(g.field for g in result.guarded), keys)
+    paths, more = _distinct(g.field for g in result.guarded)
+    return KeptEvent(result.event, paths, keys, more)
 
 
 def kept_ids(
@@ -102,4 +113,12 @@ def _hashed(event: Mapping[str, Any], guard: PiiPolicy, current_year: int) -> Ke
         out["user_data"] = {k: v for k, v in user_data.items() if k not in REMOVED_USER_DATA_KEYS}
         removed = [f"user_data.{k}" for k in REMOVED_USER_DATA_KEYS if k in user_data]
     result = guard_event(out, guard, current_year=current_year)
-    return KeptEvent(result.event, (*removed, *(g.field for g in result.guarded)))
+    paths, more = _distinct((*removed, *(g.field for g in result.guarded)))
+    return KeptEvent(result.event, paths, redacted_more=more)
+
+
+def _distinct(paths: Iterable[str]) -> tuple[tuple[str, ...], int]:
+    """The distinct paths in order of first change, at most MAX_REDACTED_PATHS of them, and
+    how many more distinct paths there were (paths are patterns: `[]` for any index)."""
+    unique = tuple(dict.fromkeys(paths))
+    return unique[:MAX_REDACTED_PATHS], max(0, len(unique) - MAX_REDACTED_PATHS)
