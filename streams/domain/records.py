@@ -171,7 +171,7 @@ def failure_record_bytes(record: dict[str, Any], max_bytes: int) -> bytes:
     value = orjson.dumps(slim)
     if len(value) <= max_bytes:
         return value
-    bare = {k: record[k] for k in _ESSENTIAL if k in record}
+    bare: dict[str, Any] = {k: record[k] for k in _ESSENTIAL if k in record}
     bare["omitted"] = [k for k in record if k not in _ESSENTIAL]
     return orjson.dumps(bare)
 
