@@ -111,6 +111,9 @@ HASHED_ALWAYS: Final = frozenset(
     }
 )
 _URL_FIELDS: Final = frozenset({"event_source_url", "referrer_url"})
+# Ids among HASHED_ALWAYS: a URL-shaped id that would lose a part is hashed whole (two events
+# must not end up with one event_id, Meta would drop one as a duplicate).
+_IDS: Final = HASHED_ALWAYS - _URL_FIELDS - {"event_name", "original_event_data.event_name"}
 # Not walked: user_data (hashed by the transform), and top-level fields the transform already
 # checked against a closed set of values or as numbers and booleans.
 _SKIPPED: Final = frozenset(
@@ -330,6 +333,10 @@ class _Walker:
                 new, edits = guarded
                 if edits:
                     label = _label(parts)
+                    if label in _IDS and any(a == GuardAction.DROP for _, a in edits):
+                        # an id that loses a part could equal another event's: hash it whole
+                        self._report(label, GuardAction.HASH)
+                        return sha256_hex(text)
                     for suffix, action in edits:
                         self._report(label + suffix, action)
                 return new

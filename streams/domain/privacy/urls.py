@@ -58,8 +58,8 @@ def plainly_clean(
         return False
     base, _, fragment = url.partition("#")
     base, _, query = base.partition("?")
-    if has_pii(base) or (fragment and has_pii(fragment)):
-        return False
+    if "=" in fragment or has_pii(base) or (fragment and has_pii(fragment)):
+        return False  # fragment parameters (`#/checkout?first_name=...`): parse them
     for piece in query.split("&") if query else ():
         name, _, value = piece.partition("=")
         if name in CLICK_IDS:

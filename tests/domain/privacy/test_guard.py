@@ -280,3 +280,38 @@ def test_hashes_are_sha256_hex(mode: GuardMode) -> None:
         assert custom["email"] == sha256_hex("x@y.io")
     else:
         assert "email" not in custom
+
+
+def test_fragment_parameters_with_personal_names_are_removed() -> None:
+    for url, kept in (
+        ("https://shop.example/#/checkout?first_name=Jane&last_name=Doe", "#/checkout?"),
+        ("https://shop.example/#first_name=Jane", ""),
+        ("https://shop.example/#step=2&first_name=Jane", "#step=2"),
+    ):
+        event = _event()
+        event["event_source_url"] = url
+        result = guard_event(event, DROP)
+        assert result.event["event_source_url"] == "https://shop.example/" + kept
+        assert "event_source_url#first_name" in {g.field for g in result.guarded}
+
+
+def test_url_shaped_ids_that_would_lose_a_part_are_hashed_whole() -> None:
+    ids = ["https://shop.example/o?email=a%40example.com", "https://shop.example/o?email=b%40x.io"]
+    ids.append("https://jane@shop.example/o")
+    for policy in (DROP, HASH):
+        seen = set()
+        for value in ids:
+            event = _event(order_id=value)
+            event["event_id"] = value
+            result = guard_event(event, policy)
+            event_id, order_id = result.event["event_id"], result.event["custom_data"]["order_id"]
+            seen.add(event_id)
+            assert "@" not in event_id and "example.com" not in event_id
+            assert order_id == event_id or policy is HASH
+            if policy is DROP:
+                assert event_id == sha256_hex(value)
+                assert Guarded("event_id", GuardAction.HASH) in result.guarded
+        assert len(seen) == len(ids)
+    clean = _event()
+    clean["event_id"] = "https://shop.example/o/123?utm_source=fb"
+    assert guard_event(clean, DROP).event["event_id"] == clean["event_id"]
