@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from streams.cli_errors import quiet_library_logs, run_guarded
+from streams.cli_options import add_debug_option
 from streams.dev import apicurio, broker, broker_security
 from streams.settings import ConfigError, load_settings
 
@@ -63,10 +65,16 @@ def _kafka(args: argparse.Namespace) -> int:
 
 def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("kafka", help="run a real single-node Kafka broker on 127.0.0.1")
-    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument(
+        "action", choices=["start", "stop", "status"], help="start, stop or show the broker"
+    )
     p.add_argument("--port", type=int, default=9092, help="PLAINTEXT port (0 = pick a free one)")
     p.add_argument("--data-dir", default=None, help=f"default {broker.default_data_dir()}")
-    p.add_argument("--kafka-version", default=broker.DEFAULT_KAFKA_VERSION)
+    p.add_argument(
+        "--kafka-version",
+        default=broker.DEFAULT_KAFKA_VERSION,
+        help="Kafka release to run (default %(default)s)",
+    )
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
     p.add_argument(
         "--security",
@@ -116,10 +124,16 @@ def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = sub.add_parser(
         "registry", help="run a real Apicurio schema registry (in memory) on 127.0.0.1"
     )
-    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument(
+        "action", choices=["start", "stop", "status"], help="start, stop or show the registry"
+    )
     p.add_argument("--port", type=int, default=8081, help="HTTP port (0 = pick a free one)")
     p.add_argument("--data-dir", default=None, help=f"default {apicurio.default_data_dir()}")
-    p.add_argument("--version", default=apicurio.DEFAULT_APICURIO_VERSION)
+    p.add_argument(
+        "--version",
+        default=apicurio.DEFAULT_APICURIO_VERSION,
+        help="Apicurio Registry release to run (default %(default)s)",
+    )
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")
     p.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS only, with this")
     p.add_argument("--tls-key", default=None, metavar="PEM", help="... and this private key")
@@ -196,11 +210,17 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"capi-streams replay: configuration error: {exc}", file=sys.stderr)
         return 2
     if not settings.kafka.bootstrap_servers:
-        running = broker.status()  # `capi-streams run` / `kafka start` left one running
-        if running is not None:
-            kafka = dataclasses.replace(settings.kafka, bootstrap_servers=running.bootstrap)
+        local = _local_bootstrap()
+        if local is not None:
+            kafka = dataclasses.replace(settings.kafka, bootstrap_servers=local)
             settings = dataclasses.replace(settings, kafka=kafka)
     return run_from_args(args, settings)
+
+
+def _local_bootstrap() -> str | None:
+    """The address of the local broker `capi-streams run` / `kafka start` left running."""
+    running = broker.status()
+    return running.bootstrap if running is not None else None
 
 
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -216,7 +236,9 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _add_payload_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from streams.payload_cli import add_import, add_validate
+    from streams.produce_cli import add_produce
 
+    add_produce(sub, _local_bootstrap)
     add_validate(sub)
     add_import(sub)
 
@@ -237,9 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    add_debug_option(parser)
+    args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    return func(args)
+    quiet_library_logs()
+    return run_guarded(args.command, func, args, debug=args.debug)
 
 
 if __name__ == "__main__":

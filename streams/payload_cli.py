@@ -8,7 +8,8 @@ exit 1 when any event would fail. Needs neither Kafka nor a token.
 import: read a CSV export with a declarative column mapping from the config
 (`[mappings.<name>]`), check each row with the same transform the worker runs, produce one
 native event per good row onto a topic (header `capi-format: native`), show progress and
-report the rows skipped and why. Rows default to `action_source = physical_store` (62 days).
+report the rows skipped and why, by row number (`--skipped-out FILE` writes them all). Rows
+default to `action_source = physical_store` (62 days).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from streams.cli_options import add_config_option
+from streams.cli_progress import Progress, Skipped, report_skipped
 from streams.domain.formats import FORMAT_HEADER, NATIVE, MappingSpec, UnmappedAction
 from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
 from streams.domain.payload_helper import (
@@ -37,6 +40,7 @@ from streams.domain.payload_helper import (
     has_failures,
     render_text,
 )
+from streams.domain.payload_report import escape_controls, render_jsonl
 from streams.domain.registry import split_wire_file
 from streams.domain.registry.config import RegistryConfig
 from streams.domain.transform import DatasetPolicy, Rejected, transform
@@ -51,6 +55,7 @@ from streams.settings import (
     Settings,
     load_settings,
 )
+from streams.validate_args import check_validate_args
 
 __all__ = ["add_import", "add_validate"]
 
@@ -78,6 +83,10 @@ def _validate(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"capi-streams validate: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    problem = check_validate_args(args, settings)
+    if problem:
+        print(f"capi-streams validate: {problem}", file=sys.stderr)
+        return 2
     topic_format = settings.formats.for_topic(args.topic or settings.kafka.input_topics[0])
     configured = _dataset(settings, args.dataset)
     sources: list[bytes | Mapping[str, Any] | str] = [data]
@@ -104,7 +113,7 @@ def _validate(args: argparse.Namespace) -> int:
             guard=configured.pii_policy() if configured else None,
         )
         items.extend(replace(i, message=position) if args.registry else i for i in found)
-    print(render_text(items), end="")
+    print(render_jsonl(items) if args.json else escape_controls(render_text(items)), end="")
     return 1 if has_failures(items) else 0
 
 
@@ -136,7 +145,12 @@ def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--format", default=None, help="native, segment, rudderstack, ga4, ...")
     p.add_argument("--dataset", default=None, help="use this dataset's defaults")
     p.add_argument("--topic", default=None, help="use this input topic's format settings")
-    p.add_argument("--config", default=os.environ.get("CAPI_CONFIG"), metavar="FILE")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per event: status, reason, field, the event as it would be sent",
+    )
+    add_config_option(p, "datasets, formats and mappings")
     p.add_argument(
         "--registry",
         default=None,
@@ -147,32 +161,8 @@ def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_validate)
 
 
-class _Progress:
-    def __init__(self, total: int, out: TextIO) -> None:
-        self.total = max(total, 1)
-        self.out = out
-        self.tty = out.isatty()
-        self.last = -1
-
-    def update(self, done: int) -> None:
-        pct = done * 100 // self.total
-        if pct == self.last:
-            return
-        self.last = pct
-        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
-        if self.tty:
-            print(f"\r[{bar}] {pct:3d}% {done}/{self.total} rows", end="", file=self.out)
-        elif pct % 10 == 0:
-            print(f"[{bar}] {pct:3d}% {done}/{self.total} rows", file=self.out)
-        self.out.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            print(file=self.out)
-
-
 async def _produce(
-    settings: Settings, topic: str, events: list[tuple[bytes, bytes | None]], progress: _Progress
+    settings: Settings, topic: str, events: list[tuple[bytes, bytes | None]], progress: Progress
 ) -> None:
     await check_connection(settings.kafka)
     producer = AIOKafkaProducer(**client_kwargs(settings.kafka), linger_ms=10)
@@ -215,12 +205,13 @@ def _import(args: argparse.Namespace) -> int:
         return 2
     good, skipped = _checked_rows(args, settings, mapping, body)
     unit = "messages" if args.registry else "rows"
-    print(f"{len(body)} {unit} read, {len(good)} to produce, {sum(skipped.values())} skipped")
-    for reason, count in skipped.most_common():
+    print(f"{len(body)} {unit} read, {len(good)} to produce, {len(skipped)} skipped")
+    for reason, count in Counter(item.reason for item in skipped).most_common():
         print(f"  skipped {count:6d}  {reason}")
+    report_skipped(skipped, "message " if args.registry else "row ", args.skipped_out)
     if args.dry_run or not good:
         return 0 if good or not body else 1
-    progress = _Progress(len(good), sys.stderr)
+    progress = Progress(len(good), sys.stderr)
     try:
         asyncio.run(_produce(settings, args.topic, good, progress))
     except ConfigError as exc:  # the Kafka connection, naming the key to fix
@@ -236,28 +227,28 @@ def _checked_rows(
     settings: Settings,
     mapping: MappingSpec,
     body: list[Mapping[str, Any] | str],
-) -> tuple[list[tuple[bytes, bytes | None]], Counter[str]]:
-    """(native event and key of each good row, reasons the other rows are skipped); a str in
+) -> tuple[list[tuple[bytes, bytes | None]], list[Skipped]]:
+    """(native event and key of each good row, the other rows by number and reason); a str in
     `body` is why that row (or message) cannot be read."""
     policy = _policy(settings, args.dataset)
     now = time.time()
-    skipped: Counter[str] = Counter()
+    skipped: list[Skipped] = []
     good: list[tuple[bytes, bytes | None]] = []
     topic_options = settings.formats.for_topic(args.topic).options
     for number, row in enumerate(body, start=1 if args.registry else 2):
         if isinstance(row, str):
-            skipped[row] += 1
+            skipped.append(Skipped(number, row))
             continue
         result = map_row(row, mapping, topic_options)
         for part in result.unmapped:
             if part.action is not UnmappedAction.CUSTOM:  # CUSTOM still sends the event
-                skipped[part.reason.value] += 1
+                skipped.append(Skipped(number, part.reason.value))
         for event in result.events:
             if args.dataset:
                 event["dataset_id"] = args.dataset
             checked = transform(event, policy, now=now)
             if isinstance(checked, Rejected):
-                skipped[checked.reason.value] += 1
+                skipped.append(Skipped(number, checked.reason.value))
                 continue
             key = f"{Path(args.file).name}:{number}".encode() if args.row_keys else None
             good.append((orjson.dumps(event), key))
@@ -306,8 +297,14 @@ def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--mapping", required=True, help="a [mappings.<name>] of the config")
     p.add_argument("--topic", required=True, help="input topic to produce to")
     p.add_argument("--dataset", default=None, help="dataset_id for every row")
-    p.add_argument("--config", default=os.environ.get("CAPI_CONFIG"), metavar="FILE")
+    add_config_option(p, "datasets, formats and mappings")
     p.add_argument("--dry-run", action="store_true", help="check and report, produce nothing")
+    p.add_argument(
+        "--skipped-out",
+        default=None,
+        metavar="FILE",
+        help="write the skipped rows here: row number and reason, tab-separated, one a line",
+    )
     p.add_argument(
         "--row-keys",
         action="store_true",

@@ -47,6 +47,7 @@ __all__ = [
     "Secret",
     "Settings",
     "WorkerSettings",
+    "check_bootstrap_servers",
     "load_settings",
 ]
 
@@ -697,8 +698,27 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def check_bootstrap_servers(servers: str) -> None:
+    """Address syntax only: every entry `host:port`. Whether a broker answers there is checked
+    when a client connects. A missing port is refused: Kafka clients would silently use 9092."""
+    for entry in (part.strip() for part in servers.split(",")):
+        host, sep, port = entry.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")  # [::1]:9092
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"kafka.bootstrap_servers: expected host:port[,host:port], got {entry!r}"
+                + (
+                    " (no port; Kafka's default would be 9092: write it out)"
+                    if entry and not sep
+                    else ""
+                )
+            )
+
+
 def _check(s: Settings, origins: _Origins) -> None:
     """Checks across keys (each key's own range is in RULES)."""
+    if s.kafka.bootstrap_servers:
+        check_bootstrap_servers(s.kafka.bootstrap_servers)
     if not s.kafka.input_topics:
         raise ConfigError("kafka.input_topics: at least one topic is required")
     for name in (s.kafka.responses_topic, s.kafka.failures_topic):

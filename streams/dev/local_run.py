@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -35,6 +37,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.dev import broker
 from streams.dev.demo import demo_events
+from streams.dev.run_output import (
+    LineWriter,
+    failed_by_reason,
+    sandbox_datasets_toml,
+    summary_lines,
+)
 from streams.kafka.topics import ensure_topics
 from streams.kafka_connection.clients import client_kwargs
 from streams.kafka_connection.preflight import check_connection
@@ -51,6 +59,10 @@ __all__ = ["run_main"]
 SANDBOX_TOKEN_ENV = "CAPI_SANDBOX_TOKEN"  # noqa: S105  # a variable name, not a token
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  # the sandbox's public test token
 SANDBOX_DATASETS = ("1000000000000001", "1000000000000002")
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "streams.cli", *args]
 
 
 def _free_port() -> int:
@@ -79,6 +91,7 @@ class _Stack:
     started_broker: Path | None = None
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     sandbox_url: str | None = None
+    scratch: Path | None = None  # files of this run (the sandbox's datasets), removed at the end
 
 
 def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
@@ -95,7 +108,8 @@ def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
             stack.started_broker = data_dir
         child_env["CAPI_KAFKA__BOOTSTRAP_SERVERS"] = running.bootstrap
         log(f"Kafka: {running.bootstrap}")
-    if not settings.datasets:
+    configured = bool(settings.datasets)
+    if not configured:
         for i, ds in enumerate(SANDBOX_DATASETS):
             child_env[f"CAPI_DATASETS__{i}__ID"] = ds
             child_env[f"CAPI_DATASETS__{i}__TOKEN_ENV"] = SANDBOX_TOKEN_ENV
@@ -105,20 +119,30 @@ def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
     if missing and settings.graph.url == DEFAULT_GRAPH_URL:
         port = _free_port()
         log("no access token configured: starting the Graph API sandbox ...")
+        # The sandbox serves exactly the configured datasets (all with its test token).
+        ids = [d.id for d in settings.datasets]
+        stack.scratch = Path(tempfile.mkdtemp(prefix="capi-run-"))
+        datasets_file = stack.scratch / "sandbox-datasets.toml"
+        datasets_file.write_text(sandbox_datasets_toml(ids, SANDBOX_TOKEN))
         proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "streams.cli", "sandbox", "--port", str(port)],
+            [*_cli("sandbox", "--port", str(port)), "--datasets", str(datasets_file)],
             env=child_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches `run` alone; it stops its children
         )
         stack.children.append(proc)
         _wait_port(port, proc, "the sandbox", 30)
         stack.sandbox_url = f"http://127.0.0.1:{port}"
         child_env["CAPI_GRAPH__URL"] = stack.sandbox_url
-        for d in missing:
+        for d in settings.datasets:
             child_env[d.token_env] = SANDBOX_TOKEN
-        log(f"Graph API: sandbox at {stack.sandbox_url} (no request leaves this machine)")
+        origin = f"those of {config}" if config and configured else "its built-in test datasets"
+        log(
+            f"Graph API: sandbox at {stack.sandbox_url} serving datasets {', '.join(ids)} "
+            f"({origin}); no request leaves this machine"
+        )
     else:
         log(f"Graph API: {settings.graph.url}")
     child_env.setdefault("CAPI_WORKER__LOG_LEVEL", "WARNING")
@@ -137,17 +161,24 @@ def _port_busy(port: int) -> bool:
     return False
 
 
-def _scrape(port: int) -> dict[str, float]:
-    """Sum each worker metric over its labels."""
+def _samples(port: int) -> list[tuple[str, dict[str, str], float]]:
+    """The worker's metric samples (name, labels, value)."""
     url = f"http://127.0.0.1:{port}/metrics"
     with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only
         text = resp.read().decode()
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.name.endswith(("_created", "_bucket"))
+    ]
+
+
+def _sums(samples: list[tuple[str, dict[str, str], float]]) -> dict[str, float]:
+    """Each metric summed over its labels."""
     out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.endswith(("_created", "_bucket")):
-                continue
-            out[sample.name] = out.get(sample.name, 0.0) + sample.value
+    for name, _labels, value in samples:
+        out[name] = out.get(name, 0.0) + value
     return out
 
 
@@ -157,13 +188,21 @@ class _Progress:
     started: float = field(default_factory=time.monotonic)
     last: tuple[float, float] | None = None
     values: dict[str, float] = field(default_factory=dict)
+    reasons: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> tuple[float, ...]:
+        v = self.values
+        return tuple(
+            v.get(f"capi_events_{k}_total", 0.0) for k in ("consumed", "delivered", "failed")
+        )
 
     def line(self) -> str | None:
         try:
-            self.values = _scrape(self.port)
+            samples = _samples(self.port)
         except OSError:
             return None
-        v = self.values
+        self.reasons = failed_by_reason(samples)
+        self.values = v = _sums(samples)
         delivered = v.get("capi_events_delivered_total", 0.0)
         now = time.monotonic()
         rate = 0.0
@@ -360,7 +399,10 @@ def run_main(
         cmd = [sys.executable, "-m", "streams.cli", "worker"]
         if config:
             cmd += ["--config", config]
-        worker = subprocess.Popen(cmd, env=stack.env, stdin=subprocess.DEVNULL)  # noqa: S603
+        # Own session: Ctrl-C reaches `run` alone, which prints the summary, then stops it.
+        worker = subprocess.Popen(  # noqa: S603
+            cmd, env=stack.env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         stack.children.insert(0, worker)
         _wait_port(settings.metrics.port, worker, "the worker", 60)
         progress = _Progress(settings.metrics.port)
@@ -379,11 +421,16 @@ def run_main(
         code = 2
     finally:
         if worker is not None and worker.poll() is None:
-            final = _Progress(settings.metrics.port).line()
-            if final:
-                log("summary: " + final.split("  in flight")[0])
+            final = _Progress(settings.metrics.port)
+            if final.line():
+                for line in summary_lines(
+                    final.values, final.reasons, settings.kafka.failures_topic
+                ):
+                    log(line)
         for child in stack.children:
             _stop_child(child)
+        if stack.scratch is not None:
+            shutil.rmtree(stack.scratch, ignore_errors=True)
         if stack.started_broker is not None and demo:
             broker.stop_broker(stack.started_broker)
             log("stopped the local Kafka broker")
@@ -411,20 +458,13 @@ def _follow(worker: subprocess.Popen[bytes], progress: _Progress, log: Any) -> i
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    tty = sys.stdout.isatty()
-    last_print = 0.0
+    writer = LineWriter(sys.stdout)
     while not stop["now"] and worker.poll() is None:
         time.sleep(1)
         line = progress.line()
-        if line is None:
-            continue
-        if tty:
-            print("\r" + line + "   ", end="", flush=True)
-        elif time.monotonic() - last_print >= 10:
-            log(line)
-            last_print = time.monotonic()
-    if tty:
-        print()
+        if line is not None:
+            writer.show(line, progress.counts())
+    writer.close()
     return worker.returncode or 0 if worker.poll() is not None else 0
 
 

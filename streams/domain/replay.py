@@ -30,6 +30,8 @@ from streams.domain.model import MAX_AGE_PHYSICAL_STORE_S, MAX_AGE_S
 from streams.domain.records import SourceRef
 
 __all__ = [
+    "PERMANENT_REASONS",
+    "REPLAYABLE_REASONS",
     "REPLAY_OF_HEADER",
     "NotReplayable",
     "ReplayFilter",
@@ -45,6 +47,64 @@ REPLAY_OF_HEADER: Final = "capi-replay-of"
 """Header of a replayed message: `<failures topic>/<partition>/<offset>` of its failure record."""
 
 _NATIVE_HEADER: Final = (FORMAT_HEADER, NATIVE.encode())
+
+REPLAYABLE_REASONS: Final = frozenset(
+    {
+        "retries_exhausted",  # a Graph outage or network trouble, now over
+        "event_too_large",  # after raising datasets[].max_event_bytes
+        "message_too_large",  # after raising kafka.max_message_bytes (raw input only)
+        "unknown_dataset",  # after configuring the dataset (nothing kept: re-produce it)
+        "missing_action_source",  # after setting datasets[].default_action_source
+        "event_time_in_future",  # once the clocks agree (max_future_skew_seconds)
+        "unknown_format",  # after fixing [formats] (raw input only)
+        "undetected_format",
+        "format_mismatch",
+        "unknown_event",  # after adding the name to the format's event map
+        "missing_mapped_field",  # after fixing the [mappings] entry
+    }
+)
+"""Failure reasons whose cause can be outside the event (a configuration, an outage, a
+clock): once that is fixed, the same event can succeed."""
+
+PERMANENT_REASONS: Final = frozenset(
+    {
+        "invalid_json",
+        "not_an_object",
+        "missing_event_name",
+        "invalid_event_name",
+        "missing_event_time",
+        "invalid_event_time",
+        "event_time_too_old",
+        "unknown_action_source",
+        "missing_event_source_url",
+        "missing_client_user_agent",
+        "missing_app_data",
+        "missing_advertiser_tracking_enabled",
+        "invalid_extinfo",
+        "missing_messaging_channel",
+        "invalid_messaging_channel",
+        "missing_ctwa_clid",
+        "missing_value",
+        "invalid_value",
+        "missing_currency",
+        "invalid_currency",
+        "no_customer_information",
+        "insufficient_customer_information",
+        "invalid_ldu",
+        "inconsistent_ldu",
+        "invalid_field",
+        "graph_rejected",  # Meta refused this event itself
+        "dataset_not_allowed_for_topic",  # the event names a dataset its topic may not use
+        "empty_message",
+        "no_action",
+        "missing_source_event",
+        "consent_denied",  # never to be overridden by a replay
+        "invalid_envelope",
+        "unsupported_content_type",
+    }
+)
+"""Failure reasons of the event's own content: re-sending the same event fails the same way.
+Replay skips them unless asked (`include_permanent`); fix the input and produce it again."""
 _NOT_DEDUPLICATED_SOURCES: Final = frozenset({"business_messaging"})
 
 
@@ -96,6 +156,7 @@ class ReplayOptions:
     topic: str | None = None  # None: each record's source topic
     limit: int | None = None  # at most this many messages
     dry_run: bool = False
+    include_permanent: bool = False  # also re-send PERMANENT_REASONS (they fail again)
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -216,6 +277,7 @@ class ReplaySummary:
     by_reason: Counter[str] = field(default_factory=Counter)  # matched, per failure reason
     by_dataset: Counter[str] = field(default_factory=Counter)  # matched, per dataset ("none")
     not_replayable: Counter[str] = field(default_factory=Counter)  # per NotReplayable
+    permanent: Counter[str] = field(default_factory=Counter)  # skipped, per permanent reason
     repeated: int = 0  # matched again for an event already selected in this run
     selected: int = 0  # messages to send
     raw: int = 0  # of which raw input
@@ -229,6 +291,7 @@ class ReplaySummary:
         out = [
             f"failures topic {self.failures_topic}: scanned {self.scanned}, "
             f"matched {self.matched}, not replayable {sum(self.not_replayable.values())}, "
+            f"permanent {sum(self.permanent.values())}, "
             f"repeated event ids skipped {self.repeated}, unreadable {self.unreadable}"
         ]
         if self.by_reason:
@@ -237,6 +300,11 @@ class ReplaySummary:
             out.append("  matched by dataset: " + _counts(self.by_dataset))
         if self.not_replayable:
             out.append("  not replayable: " + _counts(self.not_replayable))
+        if self.permanent:
+            out.append(
+                "  skipped, the event itself fails (fix the input and produce it again; "
+                "--include-permanent re-sends them anyway): " + _counts(self.permanent)
+            )
         for topic, n in sorted(self.by_topic.items()):
             verb = "would send" if self.dry_run else "send"
             out.append(f"  {verb} {n} to {topic}")
@@ -302,9 +370,13 @@ class ReplayPlanner:
         if not self._options.filter.matches(record):
             return None
         s.matched += 1
-        s.by_reason[str(record.get("reason"))] += 1
+        reason = str(record.get("reason"))
+        s.by_reason[reason] += 1
         dataset = record.get("dataset_id")
         s.by_dataset[dataset if isinstance(dataset, str) else "none"] += 1
+        if reason in PERMANENT_REASONS and not self._options.include_permanent:
+            s.permanent[reason] += 1
+            return None
         event = record.get("event")
         event_id = event.get("event_id") if isinstance(event, Mapping) else None
         seen_key = (str(dataset), event_id) if isinstance(event_id, str) else None

@@ -134,6 +134,7 @@ def run_worker(settings: Settings) -> int:
     )
     worker.capi_shutdown_timeout_s = settings.worker.shutdown_timeout_seconds
     worker.capi_failstop = failstop
+    worker.spinner = None  # faust's spinner writes cursor codes and backspaces even to files
     print(
         f"capi-streams worker: group={settings.kafka.consumer_group} "
         f"inputs={','.join(settings.kafka.input_topics)} metrics=http://{settings.metrics.host}:{port}/metrics",

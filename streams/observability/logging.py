@@ -23,6 +23,7 @@ __all__ = [
     "LibraryLogFilter",
     "LongLineFilter",
     "RedactionFilter",
+    "StartupNoiseFilter",
     "logging_config",
     "redact",
 ]
@@ -135,6 +136,47 @@ class LibraryLogFilter(logging.Filter):
         return True
 
 
+class StartupNoiseFilter(logging.Filter):
+    """aiokafka logs an ERROR each time it asks a fresh broker for the group coordinator before
+    the broker has elected one (`GroupCoordinatorNotAvailableError`), and a WARNING when it
+    then drops the coordinator it had asked ("Marking the coordinator dead"): harmless and
+    retried. The first such record is shown once as INFO (if INFO is enabled), the others
+    within `window_s` of it are dropped; after that they pass unchanged, so a coordinator
+    that never comes, or goes away later, still shows as it did."""
+
+    LOGGER = "aiokafka.consumer.group_coordinator"
+    MARKERS = ("GroupCoordinatorNotAvailableError", "Marking the coordinator dead")
+
+    def __init__(
+        self, window_s: float = 120.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        self._first: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != self.LOGGER or record.levelno < logging.WARNING:
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if not any(marker in message for marker in self.MARKERS):
+            return True
+        now = self._clock()
+        if self._first is None:
+            self._first = now
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = (
+                "the group coordinator is not available yet (normal while a fresh broker "
+                "starts); retrying"
+            )
+            record.args = None
+            return logging.getLogger().isEnabledFor(logging.INFO)
+        return now - self._first >= self._window_s
+
+
 class LongLineFilter(logging.Filter):
     """Cuts library log lines to `max_chars` (faust lists every message it waits for in one
     line, hundreds of kB). Runs after redaction: a cut must never split a value the redaction
@@ -181,6 +223,7 @@ def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[st
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
+            "startup": {"()": StartupNoiseFilter},
             "library": {"()": LibraryLogFilter},
             "redact": {"()": RedactionFilter, "secrets": list(secrets)},
             "long": {"()": LongLineFilter},
@@ -191,9 +234,9 @@ def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[st
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "main",
-                # thinning keys on templates (first); cutting must not split what
-                # redaction recognizes (last)
-                "filters": ["library", "redact", "long"],
+                # start-up noise first; thinning keys on templates; cutting must not
+                # split what redaction recognizes (last)
+                "filters": ["startup", "library", "redact", "long"],
             }
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},

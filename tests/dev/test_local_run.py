@@ -3,35 +3,26 @@ broker and the sandbox, runs the worker, and accounts for every demo event."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from streams.dev.broker import BrokerInfo
+from tests.cli_support import run_cli, user_env
 from tests.kafka.secure import kafka_env
 
 pytestmark = pytest.mark.integration
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CAPI_")}
+    return user_env()
 
 
-def _run_demo(env: dict[str, str], events: int) -> str:
-    """`capi-streams run --demo --events N`; its output, after checking it exited 0."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "run", "--demo", "--events", str(events)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    out = proc.stdout + proc.stderr
+def _run_demo(env: dict[str, str], events: int, *args: str) -> str:
+    """`capi-streams run --demo --events N [ARGS]`; its output, after checking it exited 0."""
+    proc = run_cli("run", "--demo", "--events", str(events), *args, env=env, timeout=240)
+    out = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0, out[-3000:]
     return out
 
@@ -80,3 +71,13 @@ def test_run_demo_over_sasl_ssl_uses_the_kafka_security_keys(
     assert "starting the local Kafka broker" not in out
     assert re.search(r"summary: consumed 100\s", out), out[-3000:]
     assert secure_broker.security().password not in out
+
+
+def test_run_with_a_config_and_no_token_serves_the_configs_datasets(tmp_path: Path) -> None:
+    config = tmp_path / "my-config.toml"
+    config.write_text('[[datasets]]\nid = "1234567890123456"\ntoken_env = "CAPI_TOKEN_WEB"\n')
+    env = user_env(XDG_DATA_HOME=str(tmp_path))  # its own broker data dir
+    out = _run_demo(env, 100, "--config", str(config))
+    assert f"serving datasets 1234567890123456 (those of {config})" in out
+    assert re.search(r"^\s+\d+\s{2}delivered to dataset 1234567890123456$", out, re.MULTILINE)
+    assert "dataset_unavailable" not in out and "Traceback" not in out

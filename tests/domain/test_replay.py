@@ -303,11 +303,11 @@ def test_limit_must_be_positive() -> None:
 def test_summary_lines_name_counts_and_warn_about_business_messaging() -> None:
     planner = _planner(dry_run=True)
     _offer(planner, _record(event=_event("a", action_source="business_messaging")), 0)
-    _offer(planner, _record(reason="invalid_json", dataset=None, raw=b"{x"), 1)
+    _offer(planner, _record(reason="unknown_format", dataset=None, raw=b"{x"), 1)
     _offer(planner, _record(reason="unknown_dataset", dataset=None), 2)
     text = "\n".join(planner.summary.lines())
     assert "scanned 3, matched 3, not replayable 1" in text
-    assert "matched by reason: invalid_json=1, retries_exhausted=1, unknown_dataset=1" in text
+    assert "matched by reason: retries_exhausted=1, unknown_dataset=1, unknown_format=1" in text
     assert f"matched by dataset: {DS_A}=1, none=2" in text
     assert "not replayable: no_event=1" in text
     assert "would send 2 to capi-events" in text
@@ -360,3 +360,39 @@ def test_a_record_that_kept_only_user_data_key_names_is_not_replayable() -> None
         replay_message(rec, AT, topic=None, input_topics=INPUTS, now=NOW)
         is NotReplayable.USER_DATA_NOT_KEPT
     )
+
+
+# ---------------------------------------------------------------- permanent reasons
+
+
+def test_every_failure_reason_is_either_replayable_or_permanent() -> None:
+    from streams.domain.formats.result import UnmappableReason
+    from streams.domain.records import PipelineReason
+    from streams.domain.replay import PERMANENT_REASONS, REPLAYABLE_REASONS
+    from streams.domain.validate import RejectReason
+
+    every = {r.value for enum in (RejectReason, PipelineReason, UnmappableReason) for r in enum}
+    assert not PERMANENT_REASONS & REPLAYABLE_REASONS
+    assert every == PERMANENT_REASONS | REPLAYABLE_REASONS
+
+
+def test_permanent_reasons_are_skipped_unless_included() -> None:
+    records = [
+        _record(reason="retries_exhausted", event=_event("a")),
+        _record(reason="missing_currency", event=_event("b")),
+        _record(reason="graph_rejected", event=_event("c")),
+        _record(reason="missing_action_source", event=_event("d")),
+    ]
+    planner = _planner(dry_run=True)
+    sent = [_offer(planner, rec, i) for i, rec in enumerate(records)]
+    assert [m is not None for m in sent] == [True, False, False, True]
+    s = planner.summary
+    assert s.matched == 4 and s.selected == 2
+    assert s.permanent == {"missing_currency": 1, "graph_rejected": 1}
+    text = "\n".join(s.lines())
+    assert "permanent 2" in text
+    assert "--include-permanent re-sends them anyway): graph_rejected=1, missing_currency=1" in text
+
+    everything = _planner(dry_run=True, include_permanent=True)
+    assert all(_offer(everything, rec, i) is not None for i, rec in enumerate(records))
+    assert everything.summary.selected == 4 and not everything.summary.permanent

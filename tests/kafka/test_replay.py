@@ -303,7 +303,7 @@ async def test_dry_run_counts_and_sends_nothing(
     records.append(
         failure_record(
             FailureRecord(
-                "invalid_json",
+                "unknown_format",
                 SourceRef(topics.input, 2, 3),
                 field=None,
                 raw=b"{broken",
@@ -324,7 +324,7 @@ async def test_dry_run_counts_and_sends_nothing(
     assert code == 0, err.getvalue()
     text = out.getvalue()
     assert "scanned 7, matched 7, not replayable 1" in text
-    assert "matched by reason: invalid_json=1, retries_exhausted=5, unknown_dataset=1" in text
+    assert "matched by reason: retries_exhausted=5, unknown_dataset=1, unknown_format=1" in text
     assert f"matched by dataset: {DATASET_A}=3, {DATASET_B}=2, none=2" in text
     assert "not replayable: no_event=1" in text
     assert f"would send 6 to {topics.input}" in text
@@ -348,7 +348,7 @@ async def test_filters_select_by_dataset_and_failed_at_range(
                 records.append(
                     failure_record(
                         FailureRecord(
-                            "graph_rejected",
+                            "retries_exhausted",
                             SourceRef(topics.input, 0, len(records)),
                             field=None,
                             dataset_id=ds,
@@ -361,7 +361,7 @@ async def test_filters_select_by_dataset_and_failed_at_range(
     records.append(
         failure_record(
             FailureRecord(
-                "invalid_json",
+                "unknown_format",
                 SourceRef(topics.input, 0, 99),
                 field=None,
                 raw=b'{"event_name": "Lead",',
@@ -389,8 +389,8 @@ async def test_filters_select_by_dataset_and_failed_at_range(
         index = records.index(next(r for r in records if r.get("event_id") == body["event_id"]))
         assert ref == f"{topics.failures}/{coords[index][0]}/{coords[index][1]}"
 
-    # The raw input of an unparseable message goes back unchanged; time range only.
-    raw_only = ReplayFilter(reasons=frozenset({"invalid_json"}), since=now - 4 * 3600)
+    # The raw input of a message in an unknown format goes back unchanged; time range only.
+    raw_only = ReplayFilter(reasons=frozenset({"unknown_format"}), since=now - 4 * 3600)
     summary = await run_replay(settings, ReplayOptions(filter=raw_only))
     assert (summary.matched, summary.replayed, summary.raw) == (1, 1, 1)
     sent = await _messages(kafka_bootstrap, topics.input)

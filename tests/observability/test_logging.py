@@ -116,3 +116,42 @@ def test_long_library_lines_are_cut_after_redaction() -> None:
     lines = out.splitlines()
     assert len(lines) == 4
     assert all(len(line) < 2200 for line in lines) and lines[-1].endswith("characters cut]")
+
+
+def test_group_coordinator_noise_at_start_up_is_one_info_line() -> None:
+    stream = io.StringIO()
+    config = logging_config("INFO", "text")
+    config["handlers"]["stderr"]["stream"] = stream
+    logging.config.dictConfig(config)
+    log = logging.getLogger("aiokafka.consumer.group_coordinator")
+    try:
+        for _ in range(5):
+            log.error(
+                "Group Coordinator Request failed: %s",
+                "[Error 15] GroupCoordinatorNotAvailableError",
+            )
+        log.warning("Marking the coordinator dead (node %s)for group %s.", 1, "capi-streams")
+        log.error("Group Coordinator Request failed: %s", "[Error 16] NotCoordinatorForGroupError")
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert "level=INFO" in lines[0] and "group coordinator is not available yet" in lines[0]
+    assert "level=ERROR" in lines[1] and "NotCoordinatorForGroupError" in lines[1]
+
+
+def test_group_coordinator_errors_pass_again_after_the_start_up_window() -> None:
+    from streams.observability.logging import StartupNoiseFilter
+
+    clock = _Clock()
+    noise = StartupNoiseFilter(window_s=120, clock=clock)
+    name, template = StartupNoiseFilter.LOGGER, "failed: %s"
+    first = _record(name, template, "GroupCoordinatorNotAvailableError")
+    assert noise.filter(first) is logging.getLogger().isEnabledFor(logging.INFO)
+    assert first.levelname == "INFO"
+    clock.now = 60
+    assert noise.filter(_record(name, template, "GroupCoordinatorNotAvailableError")) is False
+    clock.now = 121
+    late = _record(name, template, "GroupCoordinatorNotAvailableError")
+    assert noise.filter(late) is True and late.levelname == "ERROR"
+    assert noise.filter(_record("streams.x", "GroupCoordinatorNotAvailableError")) is True

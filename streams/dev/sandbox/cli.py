@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)"
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default %(default)s")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (default %(default)s)"
+    )
     parser.add_argument(
         "--datasets",
         type=Path,
@@ -66,10 +68,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{ADMIN_ENV}=1); off by default: anyone who reaches the port could read the events",
     )
     g = parser.add_argument_group("fault injection (probabilities per request, 0..1)")
-    g.add_argument("--fault-5xx", type=float, default=0.0, metavar="P")
-    g.add_argument("--fault-5xx-statuses", type=_int_list, default=(500, 502, 503), metavar="LIST")
-    g.add_argument("--fault-throttle", type=float, default=0.0, metavar="P")
-    g.add_argument("--throttle-codes", type=_int_list, default=(4, 17, 80004), metavar="LIST")
+    g.add_argument(
+        "--fault-5xx", type=float, default=0.0, metavar="P", help="answer an HTTP 5xx error"
+    )
+    g.add_argument(
+        "--fault-5xx-statuses",
+        type=_int_list,
+        default=(500, 502, 503),
+        metavar="LIST",
+        help="the 5xx statuses to draw from (default 500,502,503)",
+    )
+    g.add_argument(
+        "--fault-throttle", type=float, default=0.0, metavar="P", help="answer a throttle error"
+    )
+    g.add_argument(
+        "--throttle-codes",
+        type=_int_list,
+        default=(4, 17, 80004),
+        metavar="LIST",
+        help="the throttle codes to draw from (default 4,17,80004)",
+    )
     g.add_argument(
         "--throttle-minutes",
         type=int,
@@ -84,12 +102,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help="code 2, is_transient true, HTTP 500",
     )
-    g.add_argument("--fault-hang", type=float, default=0.0, metavar="P")
-    g.add_argument("--hang-seconds", type=float, default=30.0, metavar="S")
-    g.add_argument("--fault-reset", type=float, default=0.0, metavar="P")
-    g.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
-    g.add_argument("--latency-jitter-ms", type=float, default=0.0, metavar="MS")
-    g.add_argument("--latency-dist", choices=("uniform", "exponential"), default="uniform")
+    g.add_argument(
+        "--fault-hang", type=float, default=0.0, metavar="P", help="answer only after a hang"
+    )
+    g.add_argument(
+        "--hang-seconds", type=float, default=30.0, metavar="S", help="length of a hang (30)"
+    )
+    g.add_argument(
+        "--fault-reset", type=float, default=0.0, metavar="P", help="reset the connection"
+    )
+    g.add_argument(
+        "--latency-ms", type=float, default=0.0, metavar="MS", help="added to every answer"
+    )
+    g.add_argument(
+        "--latency-jitter-ms", type=float, default=0.0, metavar="MS", help="spread of the latency"
+    )
+    g.add_argument(
+        "--latency-dist",
+        choices=("uniform", "exponential"),
+        default="uniform",
+        help="distribution of the jitter (default uniform)",
+    )
     g.add_argument(
         "--invalid-token",
         action="append",

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -116,13 +117,22 @@ class SandboxServer:
         await self.stop()
 
 
-async def serve(server: SandboxServer, stop: asyncio.Event) -> None:
-    """Run `server` until `stop` is set."""
+async def serve(
+    server: SandboxServer, stop: asyncio.Event, announce: Callable[[str], None] | None = None
+) -> None:
+    """Run `server` until `stop` is set; `announce` gets the ready line (address, datasets)."""
     async with server:
         ids = ", ".join(server.state.datasets)
         log.info("sandbox listening on %s (datasets: %s)", server.url, ids)
+        if announce is not None:
+            announce(f"sandbox listening on {server.url} (datasets: {ids}); Ctrl-C stops it")
         await stop.wait()
     log.info("sandbox stopped")
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def run_sandbox(
@@ -156,6 +166,6 @@ def run_sandbox(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await serve(server, stop)
+        await serve(server, stop, _print_line)
 
     asyncio.run(main())

@@ -19,6 +19,7 @@ import pytest
 
 from streams.dev.sandbox.cli import add_arguments, faults_from_args, main
 from streams.dev.sandbox.faults import FaultConfig
+from tests.cli_support import CLI
 from tests.dev.sandbox.support import event
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -125,3 +126,24 @@ async def test_module_entry_point_serves_and_stops_on_sigterm(
     assert proc.returncode == 0
     assert f"listening on http://127.0.0.1:{port}" in err.decode()
     assert "sandbox-token" not in err.decode()
+
+
+def test_capi_streams_sandbox_prints_its_address_and_datasets_when_ready(tmp_path: Path) -> None:
+    datasets = tmp_path / "datasets.toml"
+    datasets.write_text('[[datasets]]\nid = "1234567890123456"\ntoken = "t"\n')
+    command = [*CLI, "sandbox", "--port", "0", "--datasets", str(datasets)]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # blocks until the sandbox is ready (or exits)
+            assert line.startswith("sandbox listening on http://127.0.0.1:"), line
+            assert line.endswith(" (datasets: 1234567890123456); Ctrl-C stops it\n")
+            port = int(line.split("127.0.0.1:")[1].split()[0])
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
+    assert proc.returncode == 0
