@@ -22,7 +22,7 @@ It also reports, per user_data field, how often the SDK's hash agrees with ours 
 normalization rules, docs/normalization.md) on a sample of the same events, with birth dates
 and genders added in the formats people type them.
 
-    .venv/bin/pip install -e ".[bench]" confluent-kafka
+    .venv/bin/pip install -e ".[bench]"   # the SDK and confluent-kafka
     .venv/bin/python benchmarks/sdk_forwarder_bench.py --events 30000 --pairs 3
 
 Prints one JSON object and writes it to benchmarks/results/sdk_forwarder.json.
@@ -51,7 +51,7 @@ from streams.dev.demo import demo_events
 from streams.domain.admission import AdmissionContext, InputMessage, admit
 from streams.domain.records import SourceRef
 from streams.domain.transform import DatasetPolicy
-from tests.kafka.harness import DATASET_A, DATASET_B, Topics, WorkerProcess, worker_env
+from tests.kafka.harness import DATASET_A, Topics, WorkerProcess, worker_env
 
 BATCH = 1000
 MAX_AGE_S = 7 * 86400
@@ -413,7 +413,9 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    (out / "sdk_forwarder.json").write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    (out / "sdk_forwarder.json").write_text(
+        orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
+    )
 
 
 def _summary(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
