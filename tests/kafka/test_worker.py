@@ -288,3 +288,25 @@ async def test_sigkill_mid_stream_loses_nothing(
     for r in received:
         body = orjson.dumps(r["payload"], option=orjson.OPT_SORT_KEYS)
         assert payloads.setdefault(r["event_id"], body) == body
+
+
+async def test_the_worker_runs_on_uvloop_when_it_is_installed(
+    kafka_bootstrap: str, sandbox: SandboxServer, topics: Topics, tmp_path: Path
+) -> None:
+    pytest.importorskip("uvloop")
+    await create_topics(kafka_bootstrap, topics)
+    now = int(time.time())
+    coords = await produce(
+        kafka_bootstrap,
+        topics.input,
+        [orjson.dumps(_event(i, "physical_store", now, dataset_id=DATASET_A)) for i in range(20)],
+    )
+    worker = WorkerProcess(worker_env(kafka_bootstrap, sandbox.url, topics), tmp_path / "w.log")
+    await asyncio.to_thread(worker.start)
+    try:
+        _, outcome = await _run_until_covered(worker, kafka_bootstrap, topics, coords)
+    finally:
+        await asyncio.to_thread(worker.stop)
+    assert set(outcome.values()) == {"delivered"}
+    # The banner names the class of the loop faust's worker runs on.
+    assert "capi-streams worker: loop=uvloop " in worker.log_path.read_text()
