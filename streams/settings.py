@@ -218,6 +218,7 @@ class WorkerSettings:
     take_max: int = 4000  # events per take window (all datasets)
     take_within_ms: int = 200  # window time limit (all datasets)
     max_pending_windows: int = 16  # windows processed at once
+    batch_wait_ms: int = 1000  # a dataset's open request is sent when full or after this
     max_unacked_events: int = 20_000  # taken but not acked (behind a held dataset): memory bound
     max_unacked_bytes: int = 256 * 1024 * 1024  # their input (keys and values): memory bound
     rebalance_grace_seconds: float = 10.0  # then a rebalance releases held datasets
@@ -289,6 +290,7 @@ RULES: dict[str, Rule] = {
     "worker.take_max": Range(1, 100_000),
     "worker.take_within_ms": Range(1, 60_000),
     "worker.max_pending_windows": Range(1, 1_024),
+    "worker.batch_wait_ms": Range(0, 60_000),
     "worker.max_unacked_events": Range(1, 10_000_000),
     "worker.max_unacked_bytes": Range(1 << 20, 1 << 36, "1 MiB..64 GiB"),
     "worker.rebalance_grace_seconds": Range(0.1, 3_600),

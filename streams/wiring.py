@@ -110,6 +110,7 @@ def build_pipeline(
         observer,
         test_codes=test_codes,
         clock=clock,
+        batch_wait_s=settings.worker.batch_wait_ms / 1000,
     )
     if registry is None or settings.registry is None:
         return pipeline

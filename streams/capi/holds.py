@@ -159,12 +159,12 @@ class DatasetHolds:
 
     # the pipeline's wait --------------------------------------------------------------------
     async def settle(
-        self, tasks: Mapping[asyncio.Task[T], str]
-    ) -> tuple[list[asyncio.Task[T]], set[asyncio.Task[T]]]:
+        self, tasks: Mapping[asyncio.Future[T], str]
+    ) -> tuple[list[asyncio.Future[T]], set[asyncio.Future[T]]]:
         """Wait for `tasks` (task -> its dataset) until all are done, or until every one still
         running belongs to a held dataset. Returns (done, still running)."""
         pending = set(tasks)
-        done: list[asyncio.Task[T]] = []
+        done: list[asyncio.Future[T]] = []
         while pending:
             if self._all_held(tasks[t] for t in pending):
                 break

@@ -5,7 +5,8 @@ afterwards, in offset order:
 
 1. admit: decode, size limits, format mapping, routing, transform (`streams.domain.admission`);
    a message or event that cannot be sent becomes a failure record at once;
-2. plan: accepted events into per-dataset requests (`streams.domain.batching`);
+2. plan: accepted events into per-dataset requests that fill across windows
+   (`streams.pipeline.batcher`: sent at `max_events`/`max_bytes` or after the batching wait);
 3. deliver: every request through the `Deliverer` (retries, throttling, bisection, holds),
    waiting through `DatasetHolds.settle`: batches of a dataset held for a configuration error
    finish later (`WindowResult.later`) so the other datasets keep flowing;
@@ -27,8 +28,9 @@ from typing import Any
 from streams.capi.delivery import Deliverer
 from streams.capi.holds import DatasetHolds
 from streams.domain.admission import AcceptedEvent, AdmissionContext, InputMessage, admit_all
-from streams.domain.batching import BatchLimits, PlannedBatch, plan_batches
+from streams.domain.batching import BatchLimits
 from streams.domain.records import SourceRef
+from streams.pipeline.batcher import DatasetBatcher, Part, PartResult, SendOutcome
 from streams.pipeline.observer import PipelineObserver
 from streams.pipeline.outcomes import OutcomeWriter
 
@@ -52,14 +54,6 @@ class WindowResult:
     broken: bool = False
 
 
-@dataclass(slots=True)
-class _BatchResult:
-    acks: list[Awaitable[Any]]
-    delivered: int
-    failed: int
-    held: frozenset[int]
-
-
 class Pipeline:
     """admit -> plan -> deliver -> emit, for one window at a time (windows may overlap)."""
 
@@ -74,15 +68,16 @@ class Pipeline:
         *,
         test_codes: Mapping[str, str | None],
         clock: Callable[[], float] = time.time,
+        batch_wait_s: float = 0.0,
     ) -> None:
         self._admission = admission
-        self._limits = limits
         self._deliverer = deliverer
         self._holds = holds
         self._outcomes = outcomes
         self._observer = observer
         self._test_codes = dict(test_codes)
         self._clock = clock
+        self._batcher = DatasetBatcher(self._send, limits, wait_s=batch_wait_s)
 
     async def process(self, messages: Sequence[InputMessage]) -> WindowResult:
         """Run one window; never raises except CancelledError (treat all as held then)."""
@@ -100,18 +95,19 @@ class Pipeline:
         now = self._clock()
         accepted, acks = await self._admit(messages, now)
         failed = len(acks)
-        batches = plan_batches(
-            ((i, a.dataset, a.size) for i, a in enumerate(accepted)), self._limits
-        )
-        # Each batch task keeps only its own events and coordinates: a batch held for a
-        # configuration error must not keep the whole window (raw messages included) alive.
-        tasks: dict[asyncio.Task[_BatchResult], PlannedBatch] = {}
-        for b in batches:
-            items = [accepted[i] for i in b.items]
+        per_dataset: dict[str, list[AcceptedEvent]] = {}
+        for a in accepted:
+            per_dataset.setdefault(a.dataset, []).append(a)
+        # A part keeps only its own events and coordinates: a request held for a configuration
+        # error must not keep the whole window (raw messages included) alive.
+        parts: dict[asyncio.Future[PartResult], Part] = {}
+        for dataset, items in per_dataset.items():
             sources = [messages[a.position].source for a in items]
-            task = asyncio.create_task(self._deliver(b.dataset_id, items, sources, now))
-            tasks[task] = b
-        done, pending = await self._holds.settle({t: b.dataset_id for t, b in tasks.items()})
+            for part in self._batcher.add(dataset, items, sources):
+                parts[part.done] = part
+        done, pending = await self._holds.settle(
+            {fut: part.items[0].dataset for fut, part in parts.items()}
+        )
         results = [t.result() for t in done]
         for res in results:
             acks.extend(res.acks)
@@ -121,11 +117,11 @@ class Pipeline:
         await asyncio.gather(*acks)  # every outcome record is durable before any ack
         if not pending:
             return WindowResult(held=frozenset(held), delivered=delivered, failed=failed)
-        waiting = frozenset(accepted[i].position for t in pending for i in tasks[t].items)
+        waiting = frozenset(a.position for t in pending for a in parts[t].items)
         logger.info(
             "window continues without held datasets events=%d datasets=%s",
             len(waiting),
-            ",".join(sorted({tasks[t].dataset_id for t in pending})),
+            ",".join(sorted({parts[t].items[0].dataset for t in pending})),
         )
         # A message whose events went to several requests may be waiting (one request held
         # for a configuration error) and held (another ended held): it stays held then.
@@ -158,39 +154,31 @@ class Pipeline:
         acks = [await self._outcomes.failure(f, now) for f in admitted.failures]
         return admitted.accepted, acks
 
-    async def _deliver(
-        self,
-        dataset: str,
-        items: Sequence[AcceptedEvent],
-        sources: Sequence[SourceRef],
-        now: float,
-    ) -> _BatchResult:
-        """Steps 3 and 4 for one planned batch (`sources[i]` is where `items[i]` came from)."""
+    async def _send(
+        self, dataset: str, items: list[AcceptedEvent], sources: list[SourceRef]
+    ) -> SendOutcome:
+        """Steps 3 and 4 for one request (`sources[i]` is where `items[i]` came from)."""
         res = await self._deliverer.deliver(
             dataset, [a.event for a in items], self._test_codes.get(dataset)
         )
+        now = self._clock()
         acks: list[Awaitable[Any]] = []
-        delivered = 0
+        delivered: list[int] = []
         for req in res.delivered:
             sent = [(items[i], sources[i]) for i in req.indices]
             acks.extend(await self._outcomes.response(dataset, req, sent, now))
-            delivered += len(sent)
+            delivered.extend(req.indices)
         for f in res.failures:
             acks.append(
                 await self._outcomes.delivery_failure(
                     dataset, f, items[f.index], sources[f.index], now
                 )
             )
-        return _BatchResult(
-            acks=acks,
-            delivered=delivered,
-            failed=len(res.failures),
-            held=frozenset(items[i].position for i in res.held),
-        )
+        return SendOutcome(acks, delivered, [f.index for f in res.failures], res.held)
 
 
 async def _finish_later(
-    pending: set[asyncio.Task[_BatchResult]], waiting: frozenset[int], held: frozenset[int]
+    pending: set[asyncio.Future[PartResult]], waiting: frozenset[int], held: frozenset[int]
 ) -> WindowResult:
     """The held datasets' batches of a window: their outcomes, once durable. `held`: waiting
     positions that another batch of the window already left held."""
