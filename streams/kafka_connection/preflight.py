@@ -220,10 +220,11 @@ def _explain_certificate(exc: ssl.SSLCertVerificationError, server: _Server) -> 
 
 
 def _explain_refusal(exc: BaseException, server: _Server, kafka: KafkaSettings) -> str:
-    said = str(exc).split(": ", 1)[-1][:200]
+    said = str(exc).split(": ", 1)[-1]
     for secret in (kafka.sasl_password, kafka.oauth_client_secret):
         if secret is not None:
             said = said.replace(secret.reveal(), "***")
+    said = said[:200]  # after the secrets are replaced: a cut must not leave a secret's prefix
     if kafka.sasl_mechanism == "OAUTHBEARER":
         key = (
             "kafka.oauth_token_provider"

@@ -13,8 +13,13 @@ from pathlib import Path
 import pytest
 
 from streams.dev.broker import BrokerInfo
-from streams.kafka_connection.preflight import PreflightError, check_connection, parse_bootstrap
-from streams.settings import ConfigError, load_settings
+from streams.kafka_connection.preflight import (
+    PreflightError,
+    _explain_refusal,
+    check_connection,
+    parse_bootstrap,
+)
+from streams.settings import ConfigError, KafkaSettings, Secret, load_settings
 from tests.kafka.secure import PASSWORD_ENV, kafka_env, token_server
 
 WRONG = "wrong-password-5c1d2e"  # a test value
@@ -219,3 +224,13 @@ async def test_a_client_certificate_the_broker_does_not_trust_names_the_key(
     }
     with pytest.raises(ConfigError, match=r"^kafka\.ssl_cert_file: .* does not accept the client"):
         await check_connection(load_settings(None, env).kafka)
+
+
+def test_a_refusal_message_is_cut_after_its_secrets_are_replaced() -> None:
+    secret = "s3cret-value-7f2a9c"  # a test value
+    kafka = KafkaSettings(
+        sasl_mechanism="SCRAM-SHA-512", sasl_username="u", sasl_password=Secret(secret)
+    )
+    said = "x" * 190 + secret + " more"  # the secret straddles the 200-character cut
+    message = _explain_refusal(RuntimeError(f"refused: {said}"), parse_bootstrap("h:9")[0], kafka)
+    assert secret[:8] not in message and "***" in message
