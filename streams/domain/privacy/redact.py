@@ -5,8 +5,8 @@
   minus the client IP address, and the PII guard applied to everything else (the dataset's
   mode, `drop` when the dataset turned the guard off). An event whose user_data was never
   normalized (no dataset could be chosen, so no policy to hash it with) keeps only the names
-  of its user_data keys (`user_data_keys`), and only CAPI's top-level keys; such a record
-  cannot be replayed.
+  of its user_data keys (`user_data_keys`), and only CAPI's top-level keys, every one of them
+  guarded (the transform never checked them); such a record cannot be replayed.
 * `none`: no event at all.
 * `raw`: the event as the worker built it, unguarded (and unhashed when it was never
   normalized). Unsafe: the failures topic then holds whatever personal data the input had.
@@ -54,6 +54,7 @@ class KeptEvent:
 
 
 _DEFAULT_POLICY: Final = PiiPolicy()
+_USER_DATA_ONLY: Final = frozenset({"user_data"})
 
 
 def kept_event(
@@ -80,7 +81,8 @@ def kept_event(
         else ()
     )
     rest = {k: v for k, v in event.items() if k in SERVER_EVENT_KEYS and k != "user_data"}
-    result = guard_event(rest, guard, current_year=current_year)
+    # never transformed: no field was checked, so every one is guarded (user_data: keys only)
+    result = guard_event(rest, guard, current_year=current_year, skip=_USER_DATA_ONLY)
     paths, more = _distinct(g.field for g in result.guarded)
     return KeptEvent(result.event, paths, keys, more)
 

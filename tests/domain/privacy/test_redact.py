@@ -93,3 +93,25 @@ def test_the_records_own_ids_are_hashed_where_they_hold_personal_data() -> None:
     assert kept_ids("order-1", None, KeepEvent.REDACTED, None) == ("order-1", None)
     assert kept_ids(EMAIL, None, KeepEvent.RAW, policy) == (EMAIL, None)
     assert kept_ids(None, None, KeepEvent.NONE, policy) == (None, None)
+
+
+def test_an_event_never_transformed_is_guarded_in_every_field() -> None:
+    raw = {
+        "event_name": "Lead",
+        "event_time": "alice@example.com",
+        "action_source": "call +1 415 555 2671",
+        "data_processing_options": ["bob@example.com"],
+        "opt_out": {"email": "x@y.zz"},
+        "messaging_channel": "carol@example.com",
+        "user_data": {"em": "dave@example.com"},
+    }
+    kept = kept_event(raw, KeepEvent.REDACTED, None, hashed=False)
+    assert kept.event == {"event_name": "Lead"}
+    assert kept.user_data_keys == ("em",)
+    assert set(kept.redacted) == {
+        "event_time",
+        "action_source",
+        "data_processing_options[]",
+        "opt_out.email",
+        "messaging_channel",
+    }
