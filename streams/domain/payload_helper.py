@@ -20,6 +20,7 @@ from typing import Any, Final, cast
 import orjson
 
 from streams.domain.admission import AdmissionContext, EventAdmission, InputMessage, admit
+from streams.domain.civil_time import SECONDS_PER_DAY, year_of_day
 from streams.domain.formats import (
     FormatConfig,
     FormatOptions,
@@ -44,6 +45,7 @@ from streams.domain.normalize import (
     national_phone_without_country,
 )
 from streams.domain.privacy.guard import Guarded, PiiPolicy
+from streams.domain.privacy.redact import KeepEvent, kept_event, kept_ids
 from streams.domain.records import FailureRecord, SourceRef
 from streams.domain.transform import DatasetPolicy, RejectReason
 
@@ -104,7 +106,7 @@ class Explanation:
     index: int | None
     format: str
     outcome: Outcome
-    # sent: the event; rejected: as far as it was built (hashed, but with the client IP)
+    # sent: the event; rejected: as its failure record keeps it (redacted, README: Privacy)
     event: dict[str, Any] | None = field(default=None, repr=False)
     event_id: str | None = None
     event_name: str | None = None
@@ -218,7 +220,9 @@ def explain(
         several = len(admitted.events) > 1
         for index, event in enumerate(admitted.events):
             where = index if several else None
-            out.append(_explain_event(message.position, where, name, event, policy))
+            guard = context.guards[policy.dataset_id]
+            explained = _explain_event(message.position, where, name, event, policy, guard, now)
+            out.append(explained)
         out.extend(_explain_part(message.position, name, part) for _, part in admitted.unmapped)
     return out
 
@@ -258,20 +262,34 @@ def _explain_part(position: int, fmt: str, part: Unmapped) -> Explanation:
 
 
 def _explain_event(
-    position: int, index: int | None, fmt: str, one: EventAdmission, policy: DatasetPolicy
+    position: int,
+    index: int | None,
+    fmt: str,
+    one: EventAdmission,
+    policy: DatasetPolicy,
+    guard: PiiPolicy,
+    now: float,
 ) -> Explanation:
     result = one.result
     dropped = _dropped(one.native or {}, one.dropped)
     warnings = _warnings(one.native or {}, result.event, policy)
     if isinstance(result, FailureRecord):
+        # shown as the failure record keeps it (redacted), never with raw personal data
+        year = year_of_day(int(now) // SECONDS_PER_DAY)
+        kept = kept_event(
+            result.event, KeepEvent.REDACTED, guard, hashed=result.hashed, current_year=year
+        )
+        event_id, event_name = kept_ids(
+            result.event_id, result.event_name, KeepEvent.REDACTED, guard
+        )
         return Explanation(
             position,
             index,
             fmt,
             Outcome.REJECTED,
-            event=dict(result.event) if result.event is not None else None,
-            event_id=result.event_id,
-            event_name=result.event_name,
+            event=kept.event,
+            event_id=event_id,
+            event_name=event_name,
             reason=str(result.reason),
             field=result.field,
             dropped=dropped,
@@ -365,7 +383,8 @@ def render_text(explanations: Sequence[Explanation]) -> str:
             action = item.action.value if item.action is not None else "fail"
             lines.append(f"{label}: UNMAPPED {item.reason}{where} (policy: {action})")
         if item.event is not None:
-            lines.append("  would send:" if item.outcome is Outcome.SENT else "  as built:")
+            sent = item.outcome is Outcome.SENT
+            lines.append("  would send:" if sent else "  as its failure record keeps it:")
             lines.append(_indented(item.event))
         lines.extend(f"  dropped {d.field}: {d.reason}" for d in item.dropped)
         lines.extend(f"  pii guard {g.action.value} {g.field}" for g in item.guarded)

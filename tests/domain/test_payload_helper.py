@@ -104,9 +104,7 @@ class TestExplain:
         assert item.outcome is Outcome.REJECTED
         assert (item.reason, item.field) == ("missing_currency", "custom_data.currency")
         assert item.fails
-        assert item.event is not None and item.event["user_data"] == {
-            "client_ip_address": "203.0.113.1"
-        }
+        assert item.event is not None and item.event["user_data"] == {}  # the IP is left out
         assert set(item.dropped) == {
             DroppedField("pixel_id", "unknown_key"),
             DroppedField("app_data.colour", "unknown_key"),
@@ -195,6 +193,27 @@ class TestExplain:
         (item,) = explain(orjson.dumps(payload), "ga4", POLICY, NOW, options=options)
         assert item.event is not None and item.event["event_time"] == NOW
 
+    def test_a_rejected_event_is_shown_redacted(self) -> None:
+        segment = {
+            "type": "track",
+            "event": "Order Completed",
+            "messageId": "m-1",
+            "timestamp": "2026-11-19T16:42:07Z",
+            "properties": {
+                "order_id": "o-1",
+                "revenue": 10,
+                "currency": "USD",
+                "customer_email": "jane@example.com",
+                "shipping_phone": "+1 415 555 2671",
+                "recipient_name": "Jane Doe",
+            },
+        }
+        (item,) = explain(orjson.dumps(segment), "segment", POLICY, NOW)
+        assert item.outcome is Outcome.REJECTED
+        text = render_text([item])
+        for raw in ("jane@example.com", "415 555 2671", "Jane Doe"):
+            assert raw not in text
+
 
 class TestRender:
     def test_report_lists_every_result_and_a_summary(self) -> None:
@@ -204,7 +223,7 @@ class TestRender:
         text = render_text(items)
         assert "#1 [native] Lead: OK, would send (event_id lead-1)" in text
         assert "#2 [native] Purchase: REJECTED missing_value at custom_data.value" in text
-        assert "  as built:" in text
+        assert "  as its failure record keeps it:" in text
         assert "  dropped extra: unknown_key" in text
         assert "#3 [segment]: UNMAPPED no_action at type (policy: fail)" in text
         assert "#4 [auto] : REJECTED not_an_object" not in text
