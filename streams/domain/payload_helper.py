@@ -383,8 +383,10 @@ def render_text(explanations: Sequence[Explanation]) -> str:
             action = item.action.value if item.action is not None else "fail"
             lines.append(f"{label}: UNMAPPED {item.reason}{where} (policy: {action})")
         if item.event is not None:
-            sent = item.outcome is Outcome.SENT
-            lines.append("  would send:" if sent else "  as its failure record keeps it:")
+            shown = (
+                "would send" if item.outcome is Outcome.SENT else "as its failure record keeps it"
+            )
+            lines.append(f"  {shown}:")
             lines.append(_indented(item.event))
         lines.extend(f"  dropped {d.field}: {d.reason}" for d in item.dropped)
         lines.extend(f"  pii guard {g.action.value} {g.field}" for g in item.guarded)
