@@ -229,6 +229,9 @@ def _route(
     )
 
 
+_NO_LIMIT: Final = 2**63
+
+
 def _admit_event(
     native: Mapping[str, Any],
     message: InputMessage,
@@ -255,6 +258,7 @@ def _admit_event(
         )
         return EventAdmission(failure, native=native)
     result = transform(native, context.policies[dataset], now=now, source_key=message.key)
+    limit = context.max_event_bytes.get(dataset, _NO_LIMIT)
     if isinstance(result, Rejected):
         failure = FailureRecord(
             result.reason,
@@ -266,12 +270,9 @@ def _admit_event(
             event_name=result.event_name,
         )
         return EventAdmission(failure, tuple(result.dropped), native)
-    event, guarded = _guarded(result.event, context.guards.get(dataset), now)
-    size = len(orjson.dumps(event))
-    # Meta documents no size limit per event; a bound keeps one giant event (huge strings,
-    # thousands of contents) out of requests.
+    event, guarded, size = _sized(result.event, context.guards.get(dataset), now, limit)
     problem: tuple[str, str | None] | None = None
-    if size > context.max_event_bytes.get(dataset, size):
+    if size > limit:
         problem = (PipelineReason.EVENT_TOO_LARGE, None)
     for check in context.checks:
         if problem is not None:
@@ -291,6 +292,21 @@ def _admit_event(
     # event_id and event_name as sent: the guard hashes personal data in them
     accepted = AcceptedEvent(dataset, event, event["event_id"], event["event_name"], size, position)
     return EventAdmission(accepted, tuple(result.dropped), native, guarded)
+
+
+def _sized(
+    event: dict[str, Any], guard: PiiPolicy | None, now: float, limit: int
+) -> tuple[dict[str, Any], tuple[Guarded, ...], int]:
+    """The event as sent, what the guard did, and its size; an event over `limit` before the
+    guard is not guarded (the guard's scan of a huge event is what the limit avoids): only
+    its ids are, as they would be sent. Meta documents no size limit per event; the bound
+    keeps one giant event (huge strings, thousands of contents) out of requests."""
+    size = len(orjson.dumps(event))
+    if size > limit:
+        ids = {k: event[k] for k in ("event_id", "event_name")}
+        return {**event, **_guarded(ids, guard, now)[0]}, (), size
+    event, guarded = _guarded(event, guard, now)
+    return event, guarded, len(orjson.dumps(event))  # hashes can make it larger
 
 
 def _guarded(

@@ -182,3 +182,12 @@ def test_accepted_and_failed_events_carry_their_ids_as_sent() -> None:
     big = _event(event_id="p@example.com", custom_data={"note": "x" * 2_000})
     [failure] = admit(_msg(orjson.dumps(big)), ctx, NOW).failures
     assert failure.reason == "event_too_large" and failure.event_id == accepted.event_id
+
+
+def test_an_event_over_the_size_limit_fails_before_the_guard_scans_it() -> None:
+    ctx = _context(guards={DS_A: PiiPolicy()}, max_event_bytes={DS_A: 2_000, DS_B: 262_144})
+    notes = {f"n{i}": f"call (415) 555-{1000 + i} x" for i in range(200)}
+    result = admit(_msg(orjson.dumps(_event(custom_data=notes))), ctx, NOW)
+    [failure] = result.failures
+    assert failure.reason == "event_too_large"
+    assert result.guarded == []  # not scanned: the failure record redacts it (bounded scan)

@@ -40,6 +40,7 @@ from streams.domain.privacy.urls import guard_url, looks_like_url, plainly_clean
 __all__ = [
     "HASHED_ALWAYS",
     "MAX_DEPTH",
+    "PHONE_PARSE_BUDGET",
     "GuardAction",
     "GuardMode",
     "GuardResult",
@@ -97,6 +98,9 @@ class PiiPolicy:
 
 
 MAX_DEPTH: Final = 5
+PHONE_PARSE_BUDGET: Final = 200
+"""Phone-shaped runs one event may have checked by `phonenumbers` (~0.1-0.5 ms each); past it,
+texts with phone-shaped runs count as personal without a check (see `_Walker._unchecked`)."""
 HASHED_ALWAYS: Final = frozenset(
     {
         "event_name",
@@ -231,9 +235,11 @@ class _Walker:
         "_hash",
         "_keys_seen",
         "_memo",
+        "_parses",
         "_policy",
         "_rules",
         "_texts_seen",
+        "_unchecked_any",
         "_year",
         "guarded",
     )
@@ -248,7 +254,22 @@ class _Walker:
         self._hash = policy.mode is GuardMode.HASH
         self._country = policy.country
         self._year = current_year
+        self._parses = 0  # phone-shaped runs checked so far (PHONE_PARSE_BUDGET)
+        self._unchecked_any = False
         self.guarded: list[Guarded] = []
+
+    def _unchecked(self, text: str) -> bool:
+        """True when `text` would need phone checks past this event's budget: it then counts
+        as personal without them (dropped, or hashed whole), so one event full of distinct
+        phone-shaped values cannot hold the worker for seconds."""
+        candidates = self._memo.finder.phone_candidates(text)
+        if not candidates:
+            return False
+        if self._parses + candidates > PHONE_PARSE_BUDGET:
+            self._unchecked_any = True
+            return True
+        self._parses += candidates
+        return False
 
     def _report(self, label: str, action: str) -> None:
         self.guarded.append(Guarded(label, GuardAction(action)))
@@ -340,6 +361,8 @@ class _Walker:
                     for suffix, action in edits:
                         self._report(label + suffix, action)
                 return new
+        if text not in self._texts_seen and self._unchecked(text):
+            return self._unchecked_text(text, parts)
         if not self._find(text):
             return text
         label = _label(parts)
@@ -347,20 +370,37 @@ class _Walker:
         self._report(label, action)
         return _REMOVED if replacement is None else replacement
 
+    def _unchecked_text(self, text: str, parts: tuple[str, ...]) -> Any:
+        label = _label(parts)
+        replacement, action = self._unchecked_decision(text, label in HASHED_ALWAYS)
+        self._report(label, action)
+        return _REMOVED if replacement is None else replacement
+
+    def _unchecked_decision(self, text: str, hash_anyway: bool) -> tuple[str | None, str]:
+        if self._hash or hash_anyway:
+            return sha256_hex(text), GuardAction.HASH
+        return None, GuardAction.DROP
+
     def _url(self, url: str) -> _UrlResult | None:
+        before = self._unchecked_any
         if plainly_clean(url, self._has_pii, self._personal_name):
             return url, ()
         memo = self._memo.urls
         known = memo.current.get(url) or memo.recall(url)
-        if known is None:
-            guarded = guard_url(url, self.rewrite, self._has_pii, self._safe)
-            if guarded is None:
-                return None
-            known = memo.store(url, (guarded[0], tuple(guarded[1])))
-        return known
+        if known is not None:
+            return known
+        guarded = guard_url(url, self.rewrite, self._has_pii, self._safe)
+        if guarded is None:
+            return None
+        result = (guarded[0], tuple(guarded[1]))
+        if self._unchecked_any and not before:
+            return result  # decided without every check: not remembered for other events
+        return memo.store(url, result)
 
     def found(self, text: str, hash_anyway: bool) -> Decision:
         """Drop or hash the e-mail addresses and phone numbers in `text`."""
+        if text not in self._texts_seen and self._unchecked(text):
+            return self._unchecked_decision(text, hash_anyway)
         matches = self._find(text)
         if not matches:
             return None
@@ -412,6 +452,8 @@ class _Walker:
         return self._key(name)[0] != _PLAIN
 
     def _has_pii(self, text: str) -> bool:
+        if text not in self._texts_seen and self._unchecked(text):
+            return True
         return bool(self._find(text))
 
     def _safe(self, key: str) -> str:

@@ -102,6 +102,13 @@ class PiiFinder:
                 known = self._memo.store(text, self._find(decoded(text)))
         return known
 
+    def phone_candidates(self, text: str) -> int:
+        """How many phone-shaped runs `text` holds: the `phonenumbers` parses `find` would
+        make for it (0 when it is remembered: no parse needed)."""
+        if len(text) < _MIN_TEXT or text in self.seen or not _DIGIT.search(text):
+            return 0
+        return sum(1 for _ in _PHONE.finditer(decoded(text)))
+
     def _find(self, text: str) -> tuple[Found, ...]:
         found = (
             [

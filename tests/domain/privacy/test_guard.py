@@ -14,6 +14,7 @@ from streams.domain.hashing import sha256_hex
 from streams.domain.normalize import hash_user_data
 from streams.domain.privacy.guard import (
     MAX_DEPTH,
+    PHONE_PARSE_BUDGET,
     GuardAction,
     Guarded,
     GuardMode,
@@ -315,3 +316,25 @@ def test_url_shaped_ids_that_would_lose_a_part_are_hashed_whole() -> None:
     clean = _event()
     clean["event_id"] = "https://shop.example/o/123?utm_source=fb"
     assert guard_event(clean, DROP).event["event_id"] == clean["event_id"]
+
+
+@pytest.mark.parametrize("mode", [GuardMode.DROP, GuardMode.HASH])
+def test_an_event_full_of_phone_shaped_values_costs_at_most_the_parse_budget(
+    mode: GuardMode,
+) -> None:
+    policy = PiiPolicy(mode, country="nz")
+    notes = {f"n{i}": f"call +1 415 555 {i:04d} ({mode.value})" for i in range(2_000)}
+    notes["plain"] = "no digits here at all"
+    seen = policy.memo.finder.seen
+    before = {text for text, found in seen.items() if found}
+    result = guard_event(_event(**notes), policy)
+    checked = {text for text, found in seen.items() if found} - before
+    assert 0 < len(checked) <= PHONE_PARSE_BUDGET  # texts phonenumbers parsed
+    custom = result.event["custom_data"]
+    assert custom["plain"] == "no digits here at all"
+    kept = [v for k, v in custom.items() if k.startswith("n")]
+    if mode is GuardMode.DROP:
+        assert kept == []
+    else:
+        assert len(kept) == 2_000 and not any("+1 415" in v for v in kept)
+    assert {g.field for g in result.guarded} >= {"custom_data.n1", "custom_data.n1999"}
