@@ -194,20 +194,13 @@ class TestExplain:
         assert item.event is not None and item.event["event_time"] == NOW
 
     def test_a_rejected_event_is_shown_redacted(self) -> None:
-        segment = {
-            "type": "track",
-            "event": "Order Completed",
-            "messageId": "m-1",
-            "timestamp": "2026-11-19T16:42:07Z",
-            "properties": {
-                "order_id": "o-1",
-                "revenue": 10,
-                "currency": "USD",
-                "customer_email": "jane@example.com",
-                "shipping_phone": "+1 415 555 2671",
-                "recipient_name": "Jane Doe",
-            },
-        }
+        segment = orjson.loads((DATA / "segment" / "order_completed.json").read_bytes())
+        del segment["properties"]["currency"]  # rejected: missing_currency
+        segment["properties"].update(
+            customer_email="jane@example.com",
+            shipping_phone="+1 415 555 2671",
+            recipient_name="Jane Doe",
+        )
         (item,) = explain(orjson.dumps(segment), "segment", POLICY, NOW)
         assert item.outcome is Outcome.REJECTED
         text = render_text([item])

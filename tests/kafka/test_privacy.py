@@ -318,8 +318,18 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
 
     failing_native = _native(2, now, custom_data=_custom(currency=None))
     failing_native["event_id"] = f"n2 {PHONE}"  # personal data in an event id
+    unknown = _native(  # no such dataset: fails with fields the transform never checked
+        4,
+        now,
+        dataset_id="9999999999999999",
+        event_time=EMAIL,
+        action_source=f"call {PHONE}",
+        data_processing_options=[EMAIL],
+        opt_out={"email": EMAIL},
+    )
     await put(
-        "native", [_native(1, now), _app(now), _native(3, now, event_id=EMAIL), failing_native]
+        "native",
+        [_native(1, now), _app(now), _native(3, now, event_id=EMAIL), failing_native, unknown],
     )
     await put("segment", [_segment(1, now), _segment(2, now, failing=True)])
     await put("rudderstack", [_segment(3, now), _segment(4, now, failing=True)])
@@ -352,7 +362,7 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
     await asyncio.to_thread(worker.start)
     try:
         records: list[dict[str, Any]] = []
-        want = 13 + 1  # outcomes of the produced events + the good CSV row
+        want = 14 + 1  # outcomes of the produced events + the good CSV row
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             records = await read_all(
@@ -389,6 +399,7 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
         "missing_event_source_url",  # ga4's second event has no page
         "missing_value",  # segment
         "missing_value",  # rudderstack
+        "unknown_dataset",  # native
     ], reasons
     assert "2 rows read, 1 to produce, 1 skipped" in imported.stdout  # checked before producing
     assert "DEBUG" in log and len(log) > 1000
@@ -426,9 +437,16 @@ async def test_no_raw_personal_data_leaves_the_worker_for_any_input_format(
     for failure in failures:
         event = failure.get("event")
         assert event is not None, failure
+        if failure["reason"] == "unknown_dataset":  # never hashed: user_data keys only
+            assert "user_data" not in event and "email" in failure["user_data_keys"]
+            continue
         assert event["user_data"].get("em") == [EM_HASH]
         assert "client_ip_address" not in event["user_data"]
-    native_failure = next(f for f in failures if f["source"]["topic"] == inputs["native"])
+    native_failure = next(
+        f
+        for f in failures
+        if f["source"]["topic"] == inputs["native"] and f["reason"] == "missing_currency"
+    )
     assert native_failure["event_id"] == native_failure["event"]["event_id"] == f"n2 {PH_HASH}"
     assert EM_HASH in {i for r in responses for i in r["event_ids"]}
     assert "custom_data.customer_email" in native_failure["redacted"]
