@@ -35,7 +35,7 @@ from streams.domain.formats import FORMAT_HEADER, NATIVE, MappingSpec, UnmappedA
 from streams.domain.formats.csv_rows import RowProblem, map_row, row_dict
 from streams.domain.payload_helper import (
     Explanation,
-    Outcome,
+    Verdict,
     explain,
     has_failures,
     render_text,
@@ -100,7 +100,7 @@ def _validate(args: argparse.Namespace) -> int:
     for position, source in enumerate(sources, 1):
         if isinstance(source, str):  # a registry failure reason
             fmt = args.format or topic_format.format
-            items.append(Explanation(position, None, fmt, Outcome.REJECTED, reason=source))
+            items.append(Explanation(position, None, fmt, Verdict.REJECTED, reason=source))
             continue
         found = explain(
             source,

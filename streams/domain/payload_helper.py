@@ -52,8 +52,8 @@ from streams.domain.transform import DatasetPolicy, RejectReason
 __all__ = [
     "DroppedField",
     "Explanation",
-    "Outcome",
     "SourceMessage",
+    "Verdict",
     "explain",
     "has_failures",
     "read_messages",
@@ -77,8 +77,9 @@ PHONE_WITHOUT_COUNTRY: Final = (
 )
 
 
-class Outcome(StrEnum):
-    """What happens to one event (or unmapped part) of the input."""
+class Verdict(StrEnum):
+    """What `validate` says happens to one event (or unmapped part) of the input (a Graph
+    request's outcome is `classify.Outcome`)."""
 
     SENT = "sent"  # accepted: this is what Meta would receive
     REJECTED = "rejected"  # the transform refuses it (reason, field)
@@ -105,7 +106,7 @@ class Explanation:
     message: int
     index: int | None
     format: str
-    outcome: Outcome
+    outcome: Verdict
     # sent: the event; rejected: as its failure record keeps it (redacted, README: Privacy)
     event: dict[str, Any] | None = field(default=None, repr=False)
     event_id: str | None = None
@@ -120,9 +121,9 @@ class Explanation:
     @property
     def fails(self) -> bool:
         """Whether this ends as a failure record (rejected, or unmapped with action fail)."""
-        if self.outcome is Outcome.REJECTED:
+        if self.outcome is Verdict.REJECTED:
             return True
-        return self.outcome is Outcome.UNMAPPED and self.action is UnmappedAction.FAIL
+        return self.outcome is Verdict.UNMAPPED and self.action is UnmappedAction.FAIL
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,7 @@ def explain(
         if message.value is None:
             problem = message.problem or RejectReason.NOT_AN_OBJECT
             out.append(
-                Explanation(message.position, None, fmt, Outcome.REJECTED, reason=problem.value)
+                Explanation(message.position, None, fmt, Verdict.REJECTED, reason=problem.value)
             )
             continue
         msg = InputMessage(
@@ -249,7 +250,7 @@ def _context(
 
 
 def _explain_part(position: int, fmt: str, part: Unmapped) -> Explanation:
-    outcome = Outcome.CUSTOM if part.action is UnmappedAction.CUSTOM else Outcome.UNMAPPED
+    outcome = Verdict.CUSTOM if part.action is UnmappedAction.CUSTOM else Verdict.UNMAPPED
     return Explanation(
         position,
         part.index,
@@ -286,7 +287,7 @@ def _explain_event(
             position,
             index,
             fmt,
-            Outcome.REJECTED,
+            Verdict.REJECTED,
             event=kept.event,
             event_id=event_id,
             event_name=event_name,
@@ -299,7 +300,7 @@ def _explain_event(
         position,
         index,
         fmt,
-        Outcome.SENT,
+        Verdict.SENT,
         event=result.event,
         event_id=result.event_id,
         event_name=result.event_name,
@@ -372,27 +373,27 @@ def render_text(explanations: Sequence[Explanation]) -> str:
     for item in explanations:
         label = _label(item)
         where = f" at {item.field}" if item.field else ""
-        if item.outcome is Outcome.SENT:
+        if item.outcome is Verdict.SENT:
             lines.append(f"{label} {item.event_name}: OK, would send (event_id {item.event_id})")
-        elif item.outcome is Outcome.REJECTED:
+        elif item.outcome is Verdict.REJECTED:
             name = f" {item.event_name}" if item.event_name else ""
             lines.append(f"{label}{name}: REJECTED {item.reason}{where}")
-        elif item.outcome is Outcome.CUSTOM:
+        elif item.outcome is Verdict.CUSTOM:
             lines.append(f"{label}: note: {item.reason}{where}, sent as a custom event")
         else:
             action = item.action.value if item.action is not None else "fail"
             lines.append(f"{label}: UNMAPPED {item.reason}{where} (policy: {action})")
         if item.event is not None:
             shown = (
-                "would send" if item.outcome is Outcome.SENT else "as its failure record keeps it"
+                "would send" if item.outcome is Verdict.SENT else "as its failure record keeps it"
             )
             lines.append(f"  {shown}:")
             lines.append(_indented(item.event))
         lines.extend(f"  dropped {d.field}: {d.reason}" for d in item.dropped)
         lines.extend(f"  pii guard {g.action.value} {g.field}" for g in item.guarded)
         lines.extend(f"  warning: {w}" for w in item.warnings)
-    events = [e for e in explanations if e.outcome is not Outcome.CUSTOM]
-    sent = sum(e.outcome is Outcome.SENT for e in events)
+    events = [e for e in explanations if e.outcome is not Verdict.CUSTOM]
+    sent = sum(e.outcome is Verdict.SENT for e in events)
     failing = sum(e.fails for e in events)
     skipped = len(events) - sent - failing
     lines.append(

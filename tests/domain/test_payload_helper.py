@@ -11,7 +11,7 @@ from streams.domain.payload_helper import (
     PHONE_WITHOUT_COUNTRY,
     DroppedField,
     Explanation,
-    Outcome,
+    Verdict,
     explain,
     has_failures,
     read_messages,
@@ -61,7 +61,7 @@ class TestExplain:
             message=1,
             index=None,
             format="native",
-            outcome=Outcome.SENT,
+            outcome=Verdict.SENT,
             event={
                 "event_name": "Lead",
                 "event_time": 1_795_168_800,
@@ -101,7 +101,7 @@ class TestExplain:
             },
         }
         (item,) = explain(orjson.dumps(event), "native", POLICY, NOW)
-        assert item.outcome is Outcome.REJECTED
+        assert item.outcome is Verdict.REJECTED
         assert (item.reason, item.field) == ("missing_currency", "custom_data.currency")
         assert item.fails
         assert item.event is not None and item.event["user_data"] == {}  # the IP is left out
@@ -116,8 +116,8 @@ class TestExplain:
     def test_unparseable_lines_fail(self) -> None:
         items = explain(b"{broken\n" + orjson.dumps(LEAD) + b"\n", "native", POLICY, NOW)
         assert [(i.message, i.outcome, i.reason) for i in items] == [
-            (1, Outcome.REJECTED, "invalid_json"),
-            (2, Outcome.SENT, None),
+            (1, Verdict.REJECTED, "invalid_json"),
+            (2, Verdict.SENT, None),
         ]
         assert has_failures(items)
 
@@ -126,11 +126,11 @@ class TestExplain:
         options = FormatOptions(action_source="other")
         items = explain(data, "auto", POLICY, NOW, options=options)
         assert [(i.index, i.outcome, i.event_name) for i in items] == [
-            (0, Outcome.SENT, "AddToCart"),
-            (1, Outcome.SENT, "AddToCart"),
-            (2, Outcome.SENT, "InitiateCheckout"),
-            (3, Outcome.SENT, "scroll"),
-            (3, Outcome.CUSTOM, None),
+            (0, Verdict.SENT, "AddToCart"),
+            (1, Verdict.SENT, "AddToCart"),
+            (2, Verdict.SENT, "InitiateCheckout"),
+            (3, Verdict.SENT, "scroll"),
+            (3, Verdict.CUSTOM, None),
         ]
         assert {i.format for i in items} == {"ga4"}
         assert not has_failures(items)
@@ -141,7 +141,7 @@ class TestExplain:
         data = (DATA / "segment" / "identify.json").read_bytes()
         (failing,) = explain(data, "segment", POLICY, NOW)
         assert (failing.outcome, failing.reason, failing.field, failing.action) == (
-            Outcome.UNMAPPED,
+            Verdict.UNMAPPED,
             "no_action",
             "type",
             UnmappedAction.FAIL,
@@ -157,7 +157,7 @@ class TestExplain:
         (item,) = explain(data, "native", POLICY, NOW)
         assert item.format == "cloudevents"
         assert item.event_id == "crm-lead-88231"
-        assert item.outcome is Outcome.SENT
+        assert item.outcome is Verdict.SENT
 
     def test_one_decoded_message_and_a_mapping(self) -> None:
         spec = parse_mapping(
@@ -176,7 +176,7 @@ class TestExplain:
             NOW,
             mappings={"crm": spec},
         )
-        assert item.outcome is Outcome.SENT
+        assert item.outcome is Verdict.SENT
         assert item.event is not None and item.event["user_data"] == {"em": [sha("b@example.com")]}
 
     def test_dataset_policy_applies(self) -> None:
@@ -202,7 +202,7 @@ class TestExplain:
             recipient_name="Jane Doe",
         )
         (item,) = explain(orjson.dumps(segment), "segment", POLICY, NOW)
-        assert item.outcome is Outcome.REJECTED
+        assert item.outcome is Verdict.REJECTED
         text = render_text([item])
         for raw in ("jane@example.com", "415 555 2671", "Jane Doe"):
             assert raw not in text
@@ -253,7 +253,7 @@ class TestPhoneWithoutCountry:
 
     def _one(self, user_data: dict[str, Any], policy: DatasetPolicy = POLICY) -> Explanation:
         (item,) = explain(orjson.dumps({**LEAD, "user_data": user_data}), "native", policy, NOW)
-        assert item.outcome is Outcome.SENT
+        assert item.outcome is Verdict.SENT
         return item
 
     def test_a_national_number_with_no_country_anywhere_is_a_warning(self) -> None:

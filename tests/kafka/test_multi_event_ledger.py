@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.dev.sandbox.faults import FaultConfig
 from streams.dev.sandbox.server import SandboxServer
-from streams.domain.payload_helper import Outcome, explain
+from streams.domain.payload_helper import Verdict, explain
 from streams.domain.transform import DatasetPolicy
 from tests.kafka.harness import (
     DATASET_A,
@@ -117,7 +117,7 @@ def make_messages(n: int, now: int) -> list[Message]:
         headers = {"capi-format": kind.encode(), "capi-dataset": dataset.encode()}
         policy = DatasetPolicy(dataset, default_action_source="system_generated")
         explained = explain(value, kind, policy, float(now))
-        ids = tuple(str(e.event_id) for e in explained if e.outcome is Outcome.SENT)
+        ids = tuple(str(e.event_id) for e in explained if e.outcome is Verdict.SENT)
         assert len(ids) == len(explained) == (1 if kind == "native" else 3), explained
         out.append(Message(value, f"m{i}".encode(), headers, ids, dataset))
     return out
