@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
-from streams.domain.hashing import prehashed, sha256_hex
+from streams.domain.hashing import sha256_hex
 from streams.domain.memo import Memo
-from streams.domain.normalize import normalize_field
 from streams.domain.privacy.keys import KeyKind, KeyRules
-from streams.domain.privacy.patterns import Found, PiiFinder, decoded, finder
+from streams.domain.privacy.patterns import PiiFinder, finder
 from streams.domain.privacy.urls import guard_url, looks_like_url, plainly_clean
+from streams.domain.privacy.values import GuardAction, hash_matches, personal_value
 
 __all__ = [
     "HASHED_ALWAYS",
@@ -56,13 +56,6 @@ class GuardMode(StrEnum):
     DROP = "drop"
     HASH = "hash"
     OFF = "off"
-
-
-class GuardAction(StrEnum):
-    """What was done to one field (a stable metric label)."""
-
-    DROP = "drop"
-    HASH = "hash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +127,6 @@ _SKIPPED: Final = frozenset(
     }
 )
 _SAFE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_NORMALIZED_AS: Final = {
-    KeyKind.EMAIL: "em",
-    KeyKind.PHONE: "ph",
-    KeyKind.FIRST_NAME: "fn",
-    KeyKind.LAST_NAME: "ln",
-    KeyKind.BIRTH_DATE: "db",
-}
 _REMOVED: Final = object()
 _MIN_TEXT: Final = 6  # shorter text holds neither an e-mail address nor a phone number
 # What a key is (`_KeyInfo[0]`):
@@ -201,11 +187,10 @@ def _label(parts: tuple[str, ...]) -> str:
     return ".".join(parts)
 
 
-def _sha(found: Found) -> str:
-    if found.kind is KeyKind.EMAIL:
-        normalized = normalize_field("em", found.normalized, current_year=0)  # no year in em
-        return sha256_hex(normalized or found.normalized)
-    return sha256_hex(found.normalized)
+def _unchecked_decision(text: str, hash_it: bool) -> tuple[str | None, str]:
+    if hash_it:
+        return sha256_hex(text), GuardAction.HASH
+    return None, GuardAction.DROP
 
 
 def _key_info(key: str, policy: PiiPolicy) -> _KeyInfo:
@@ -333,7 +318,7 @@ class _Walker:
             self._report(_label((*parts, "*")), GuardAction.DROP)
             return _REMOVED
         assert kind is not None
-        replacement, action = self.personal(item, kind)
+        replacement, action = personal_value(item, kind, self._hash, self._country, self._year)
         if replacement == item:
             return item  # already hashed
         self._report(_label((*parts, name)), action)
@@ -372,14 +357,9 @@ class _Walker:
 
     def _unchecked_text(self, text: str, parts: tuple[str, ...]) -> Any:
         label = _label(parts)
-        replacement, action = self._unchecked_decision(text, label in HASHED_ALWAYS)
+        replacement, action = _unchecked_decision(text, self._hash or label in HASHED_ALWAYS)
         self._report(label, action)
         return _REMOVED if replacement is None else replacement
-
-    def _unchecked_decision(self, text: str, hash_anyway: bool) -> tuple[str | None, str]:
-        if self._hash or hash_anyway:
-            return sha256_hex(text), GuardAction.HASH
-        return None, GuardAction.DROP
 
     def _url(self, url: str) -> _UrlResult | None:
         before = self._unchecked_any
@@ -400,43 +380,13 @@ class _Walker:
     def found(self, text: str, hash_anyway: bool) -> Decision:
         """Drop or hash the e-mail addresses and phone numbers in `text`."""
         if text not in self._texts_seen and self._unchecked(text):
-            return self._unchecked_decision(text, hash_anyway)
+            return _unchecked_decision(text, self._hash or hash_anyway)
         matches = self._find(text)
         if not matches:
             return None
         if not (self._hash or hash_anyway):
             return None, GuardAction.DROP
-        plain = decoded(text)
-        pieces, end = [], 0
-        for m in matches:
-            pieces += [plain[end : m.start], _sha(m)]
-            end = m.end
-        pieces.append(plain[end:])
-        return "".join(pieces).strip(), GuardAction.HASH
-
-    def personal(self, value: Any, kind: KeyKind) -> tuple[Any, str]:
-        """The value of a personal key: removed, or hashed in hash mode."""
-        if not self._hash:
-            return None, GuardAction.DROP
-        if isinstance(value, list):
-            hashed = [h for item in value if (h := self._hashed(item, kind)) is not None]
-            return (hashed or None), (GuardAction.HASH if hashed else GuardAction.DROP)
-        hashed_one = self._hashed(value, kind)
-        return hashed_one, (GuardAction.DROP if hashed_one is None else GuardAction.HASH)
-
-    def _hashed(self, value: Any, kind: KeyKind) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return None
-        text = str(value).strip()
-        already = prehashed(text)
-        if already is not None:
-            return already
-        key = _NORMALIZED_AS.get(kind)
-        if key is None:
-            normalized: str | None = text.lower() or None
-        else:
-            normalized = normalize_field(key, text, self._country, current_year=self._year)
-        return None if normalized is None else sha256_hex(normalized)
+        return hash_matches(text, matches), GuardAction.HASH
 
     def rewrite(self, text: str, key: str | None) -> Decision:
         """One URL part: a parameter (`key` its name) or a path/fragment text."""
@@ -445,7 +395,7 @@ class _Walker:
             if what == _ALLOWED:
                 return None
             if what == _PERSONAL and kind is not None:
-                return self.personal(text, kind)
+                return personal_value(text, kind, self._hash, self._country, self._year)
         return self.found(text, False)
 
     def _personal_name(self, name: str) -> bool:
