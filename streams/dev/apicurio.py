@@ -31,14 +31,14 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from streams.dev.broker import (
-    MAVEN_DEPENDENCY_PLUGIN,
-    _free_port,
-    _log_tail,
-    _pid_alive,
-    _port_taken,
-    _terminate,
-    default_cache_dir,
+from streams.dev.broker import MAVEN_DEPENDENCY_PLUGIN, default_cache_dir
+from streams.dev.processes import (
+    free_port,
+    log_tail,
+    port_taken,
+    recorded,
+    stop_recorded,
+    terminate,
 )
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 DEFAULT_APICURIO_VERSION = "2.6.13.Final"
+_NO_LOG = "(no registry log)"
 
 
 class RegistryError(Exception):
@@ -151,12 +152,7 @@ def _state_file(data_dir: Path) -> Path:
 
 def status(data_dir: Path | None = None) -> RegistryInfo | None:
     """The running registry recorded in `data_dir`, or None when none runs there."""
-    state = _state_file(data_dir or default_data_dir())
-    try:
-        info = RegistryInfo(**json.loads(state.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    return info if _pid_alive(info.pid) else None
+    return recorded(_state_file(data_dir or default_data_dir()), RegistryInfo)
 
 
 def _ready(info: RegistryInfo) -> bool:
@@ -176,7 +172,7 @@ def _java_command(
     if tls is not None:  # HTTPS only: plain HTTP on a port nobody uses, and refused
         listen = [
             f"-Dquarkus.http.ssl-port={port}",
-            f"-Dquarkus.http.port={_free_port()}",
+            f"-Dquarkus.http.port={free_port()}",
             f"-Dquarkus.http.ssl.certificate.files={tls[0].resolve()}",
             f"-Dquarkus.http.ssl.certificate.key-files={tls[1].resolve()}",
             "-Dquarkus.http.insecure-requests=disabled",
@@ -221,8 +217,8 @@ def start_registry(
     if java is None:
         raise RegistryError("Java ('java') is not on PATH: the registry needs Java 17 or newer.")
     if port == 0:
-        port = _free_port()
-    elif _port_taken(port):
+        port = free_port()
+    elif port_taken(port):
         raise RegistryError(
             f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
         )
@@ -247,16 +243,16 @@ def start_registry(
             _state_file(data_dir).unlink(missing_ok=True)
             raise RegistryError(
                 f"the registry exited with code {proc.returncode} during start-up; "
-                f"last lines of {log_path}:\n{_log_tail(log_path)}"
+                f"last lines of {log_path}:\n{log_tail(log_path, missing=_NO_LOG)}"
             )
         if _ready(info):
             return info
         time.sleep(0.5)
-    _terminate(proc.pid, grace_s=10)
+    terminate(proc.pid, grace_s=10)
     _state_file(data_dir).unlink(missing_ok=True)
     raise RegistryError(
         f"the registry was not ready on 127.0.0.1:{port} within {timeout_s:.0f} s; "
-        f"last lines of {log_path}:\n{_log_tail(log_path)}"
+        f"last lines of {log_path}:\n{log_tail(log_path, missing=_NO_LOG)}"
     )
 
 
@@ -264,7 +260,5 @@ def stop_registry(data_dir: Path | None = None, grace_s: float = 20.0) -> Regist
     """Stop the registry recorded in `data_dir` (SIGTERM, then SIGKILL after `grace_s`)."""
     data_dir = (data_dir or default_data_dir()).resolve()
     info = status(data_dir)
-    if info is not None:
-        _terminate(info.pid, grace_s)
-    _state_file(data_dir).unlink(missing_ok=True)
+    stop_recorded(info, _state_file(data_dir), grace_s)
     return info

@@ -21,11 +21,9 @@ the PLAINTEXT one, which the broker keeps for itself (inter-broker and controlle
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -34,6 +32,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from streams.dev import broker_security
+from streams.dev.processes import (
+    free_port,
+    log_tail,
+    port_taken,
+    recorded,
+    stop_recorded,
+    terminate,
+)
 
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
@@ -170,45 +176,12 @@ def fetch_jars(kafka_version: str, cache_dir: Path | None = None) -> Path:
     return libs
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_taken(port: int) -> bool:
-    """True when a listener holds the port (a restart's lingering TIME_WAIT sockets do not
-    count: Kafka binds with SO_REUSEADDR, and so does this check)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
         return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child (started by this very process) is not alive for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def _server_properties(
@@ -295,19 +268,11 @@ def _state_file(data_dir: Path) -> Path:
 
 def status(data_dir: Path | None = None) -> BrokerInfo | None:
     """The running broker recorded in `data_dir`, or None when none runs there."""
-    state = _state_file(data_dir or default_data_dir())
-    try:
-        info = BrokerInfo(**json.loads(state.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    return info if _pid_alive(info.pid) else None
+    return recorded(_state_file(data_dir or default_data_dir()), BrokerInfo)
 
 
-def _log_tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no broker log)"
+def _log_tail(path: Path) -> str:
+    return log_tail(path, missing="(no broker log)")
 
 
 def start_broker(
@@ -380,15 +345,15 @@ def _ports(port: int, security: tuple[str, ...]) -> tuple[int, dict[str, int], i
     """(the PLAINTEXT port, the secured listeners' ports, a free controller port); port 0
     picks free ones."""
     if port == 0:
-        port = _free_port()
-    elif _port_taken(port):
+        port = free_port()
+    elif port_taken(port):
         raise BrokerError(
             f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
         )
     secured = _secured_ports(port, security)
-    controller_port = _free_port()
+    controller_port = free_port()
     while controller_port in {port, *secured.values()}:
-        controller_port = _free_port()
+        controller_port = free_port()
     return port, secured, controller_port
 
 
@@ -405,10 +370,10 @@ def _secured_ports(port: int, security: tuple[str, ...]) -> dict[str, int]:
     for offset, mode in enumerate(broker_security.MODES, start=1):
         if mode not in security:
             continue
-        if _port_taken(chosen := port + offset):
-            chosen = _free_port()
+        if port_taken(chosen := port + offset):
+            chosen = free_port()
             while chosen == port or chosen in out.values():
-                chosen = _free_port()
+                chosen = free_port()
         out[mode] = chosen
     return out
 
@@ -476,7 +441,7 @@ def _wait_ready(
         if _accepts(info.port):
             return
         time.sleep(0.2)
-    _terminate(proc.pid, grace_s=10)
+    terminate(proc.pid, grace_s=10)
     _state_file(data_dir).unlink(missing_ok=True)
     raise BrokerError(
         f"the broker did not accept connections on 127.0.0.1:{info.port} within "
@@ -484,31 +449,9 @@ def _wait_ready(
     )
 
 
-def _terminate(pid: int, grace_s: float) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            _reap(pid)
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _reap(pid)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the broker is our own child (tests), so no zombie stays."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
 def stop_broker(data_dir: Path | None = None, grace_s: float = 30.0) -> BrokerInfo | None:
     """Stop the broker recorded in `data_dir` (SIGTERM, then SIGKILL after `grace_s`)."""
     data_dir = (data_dir or default_data_dir()).resolve()
     info = status(data_dir)
-    if info is not None:
-        _terminate(info.pid, grace_s)
-    _state_file(data_dir).unlink(missing_ok=True)
+    stop_recorded(info, _state_file(data_dir), grace_s)
     return info

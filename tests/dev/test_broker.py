@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.dev import broker
+from streams.dev import broker, processes
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_cli_start_status_stop(tmp_path: Path, kafka_bootstrap: str) -> None:
     assert st.returncode == 0 and st.stdout.strip().endswith(bootstrap)
     subprocess.run([*exe, "stop", "--data-dir", str(data)], check=True, timeout=60)
     assert broker.status(data) is None
-    assert not broker._pid_alive(info.pid)
+    assert not processes.pid_alive(info.pid)
     st = subprocess.run([*exe, "status", "--data-dir", str(data)], capture_output=True, text=True)
     assert st.returncode == 1 and "not running" in st.stdout
 

@@ -1,0 +1,112 @@
+"""Local helper processes (broker, registry): ports, pids, state files, log tails.
+
+Shared by `streams.dev.broker` and `streams.dev.apicurio`: each starts one detached Java
+process, records it in a JSON state file in its data directory and stops it by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+__all__ = [
+    "free_port",
+    "log_tail",
+    "pid_alive",
+    "port_taken",
+    "reap",
+    "recorded",
+    "stop_recorded",
+    "terminate",
+]
+
+
+class _Recorded(Protocol):
+    @property
+    def pid(self) -> int: ...
+
+
+_Info = TypeVar("_Info", bound=_Recorded)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_taken(port: int) -> bool:
+    """True when a listener holds the port (a restart's lingering TIME_WAIT sockets do not
+    count: Kafka binds with SO_REUSEADDR, and so does this check)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (started by this very process) is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def recorded(state: Path, make: Callable[..., _Info]) -> _Info | None:
+    """The process recorded in the JSON file `state` (built by `make`), None when none runs."""
+    try:
+        info = make(**json.loads(state.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return info if pid_alive(info.pid) else None
+
+
+def stop_recorded(info: _Recorded | None, state: Path, grace_s: float) -> None:
+    """Stop `info`'s process (SIGTERM, then SIGKILL after `grace_s`); forget `state`."""
+    if info is not None:
+        terminate(info.pid, grace_s)
+    state.unlink(missing_ok=True)
+
+
+def log_tail(path: Path, lines: int = 25, missing: str = "(no log)") -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return missing
+
+
+def terminate(pid: int, grace_s: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            reap(pid)
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    reap(pid)
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status when the process is our own child (tests), so no zombie stays."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
