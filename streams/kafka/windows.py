@@ -30,30 +30,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+from streams.kafka.partition_acks import Entry, PartitionAcks, tp_of
 from streams.pipeline import InputMessage, WindowResult
 
 __all__ = ["WindowRunner"]
 
 logger = logging.getLogger(__name__)
 
-_DONE, _LATER, _HELD = 0, 1, 2  # an event's state: acked when _DONE, never when _HELD
-
-
-class _Entry:
-    __slots__ = ("event", "size", "state")
-
-    def __init__(self, event: Any, state: int, size: int) -> None:
-        self.event = event
-        self.state = state
-        self.size = size
-
 
 class WindowRunner:
-    """Feeds windows of faust events to `process` and acks them in order via `ack`."""
+    """Feeds windows of faust events to `process` and acks them in order via `ack`
+    (the per-partition ack queues live in `PartitionAcks`)."""
 
     def __init__(
         self,
@@ -70,9 +60,7 @@ class WindowRunner:
         on_broken: Callable[[int], None] = lambda events: None,
     ) -> None:
         self._process = process
-        self._ack = ack
         self._to_input = to_input
-        self._discard = discard
         self._release = release
         self._on_pending = on_pending
         self._on_broken = on_broken
@@ -81,55 +69,51 @@ class WindowRunner:
         ] = asyncio.Queue()
         # Windows in flight (processing or waiting for their turn).
         self._slots = asyncio.Semaphore(max_pending)
-        self._max_unacked = max_unacked
-        self._max_unacked_bytes = max_unacked_bytes
-        self._unacked = 0
-        self._unacked_bytes = 0
+        self._acks = PartitionAcks(
+            ack, discard, max_unacked=max_unacked, max_unacked_bytes=max_unacked_bytes
+        )
         self.broken = 0  # windows (or their held parts) that failed unexpectedly
-        self._room = asyncio.Event()
-        self._room.set()
-        self._partitions: dict[tuple[str, int], deque[_Entry]] = {}
-        self._blocked: set[tuple[str, int]] = set()
-        # partitions with a held event queued: later events cannot be acked, take none
-        self._closed: set[tuple[str, int]] = set()
         self._later: set[asyncio.Task[None]] = set()
-        self._pumping = asyncio.Lock()
-        self.acked = 0
-        # Next offset to commit per (topic, partition): the last acked offset + 1.
-        self.acked_next: dict[tuple[str, int], int] = {}
 
     @property
     def unacked(self) -> int:
         """Events taken but not acked yet (processing, waiting, or behind a waiting event)."""
-        return self._unacked
+        return self._acks.unacked
 
     @property
     def unacked_bytes(self) -> int:
         """Input bytes (keys and values) of the unacked events."""
-        return self._unacked_bytes
+        return self._acks.unacked_bytes
+
+    @property
+    def acked(self) -> int:
+        """Events acked so far."""
+        return self._acks.acked
+
+    @property
+    def acked_next(self) -> dict[tuple[str, int], int]:
+        """Next offset to commit per (topic, partition): the last acked offset + 1."""
+        return self._acks.acked_next
 
     async def run(self, windows: AsyncIterable[Sequence[Any]]) -> None:
         acker = asyncio.create_task(self._ack_loop(), name="capi-acker")
         try:
             async for events in windows:
                 await self._slots.acquire()  # backpressure: consumption waits here ...
-                await self._room.wait()  # ... and here, while too much is unacked
-                batch = self._unblocked(events)
+                await self._acks.room.wait()  # ... and here, while too much is unacked
+                batch = self._acks.unblocked(events)
                 try:
                     inputs = [self._to_input(ev) for ev in batch]
                 except Exception:
                     logger.exception("cannot read window events=%d; holding them", len(batch))
                     self._broke(len(batch))
-                    self._block(batch)
+                    self._acks.block(batch)
                     batch = []
                 if not batch:
                     self._slots.release()
                     continue
                 sizes = [_size(ev) for ev in batch]
-                self._unacked += len(batch)
-                self._unacked_bytes += sum(sizes)
-                if self._full():
-                    self._room.clear()
+                self._acks.taken(sizes)
                 task = asyncio.create_task(self._process(inputs))
                 del inputs  # the task holds them while it runs, no longer
                 await self._queue.put((task, batch, sizes))
@@ -159,56 +143,23 @@ class WindowRunner:
                 self._broke(len(events))
             for event in events:
                 self._release(event)  # processed: only its coordinates are needed now
-            entries = self._enqueue(events, sizes, result)
+            entries = self._acks.enqueue(events, sizes, result)
             self._slots.release()
             if result.later is not None and result.waiting:
                 waiting = [(entries[p], p) for p in sorted(result.waiting)]
                 later = asyncio.create_task(self._settle_later(result.later, waiting))
                 self._later.add(later)
                 later.add_done_callback(self._later.discard)
-            await self._pump(list(dict.fromkeys(_tp(ev) for ev in events)))
+            await self._acks.pump(list(dict.fromkeys(tp_of(ev) for ev in events)))
             self._on_pending(self._queue.qsize())
-
-    def _full(self) -> bool:
-        return self._unacked >= self._max_unacked or self._unacked_bytes >= self._max_unacked_bytes
-
-    def _unblocked(self, events: Sequence[Any]) -> list[Any]:
-        """The events of a window, less those of blocked partitions (abandoned at once)."""
-        closed = self._blocked | self._closed
-        if not closed:
-            return list(events)
-        keep = []
-        for event in events:
-            if _tp(event) in closed:
-                self._discard(event)
-            else:
-                keep.append(event)
-        return keep
 
     def _broke(self, events: int) -> None:
         self.broken += 1
         with contextlib.suppress(Exception):
             self._on_broken(events)
 
-    def _enqueue(
-        self, events: Sequence[Any], sizes: Sequence[int], result: WindowResult
-    ) -> list[_Entry]:
-        entries = []
-        for pos, event in enumerate(events):
-            if pos in result.held:
-                state = _HELD
-                self._closed.add(_tp(event))
-            elif pos in result.waiting:
-                state = _LATER
-            else:
-                state = _DONE
-            entry = _Entry(event, state, sizes[pos])
-            entries.append(entry)
-            self._partitions.setdefault(_tp(event), deque()).append(entry)
-        return entries
-
     async def _settle_later(
-        self, later: Awaitable[WindowResult], waiting: list[tuple[_Entry, int]]
+        self, later: Awaitable[WindowResult], waiting: list[tuple[Entry, int]]
     ) -> None:
         """The held datasets' events of one window are done: mark them and ack what can be."""
         try:
@@ -220,68 +171,12 @@ class WindowRunner:
             result = WindowResult(frozenset(p for _, p in waiting), 0, 0, broken=True)
         if result.broken:
             self._broke(len(waiting))
-        for entry, pos in waiting:
-            entry.state = _HELD if pos in result.held else _DONE
-            if entry.state == _HELD:
-                self._closed.add(_tp(entry.event))
-        await self._pump(list(dict.fromkeys(_tp(entry.event) for entry, _ in waiting)))
-
-    async def _pump(self, partitions: list[tuple[str, int]]) -> None:
-        """Ack each partition's queue from its head, as far as the events are done
-        (partitions in the order given: the order they appear in the window)."""
-        async with self._pumping:
-            await self._pump_locked(partitions)
-
-    async def _pump_locked(self, partitions: list[tuple[str, int]]) -> None:
-        for tp in partitions:
-            queue = self._partitions.get(tp)
-            while queue:
-                head = queue[0]
-                if head.state == _LATER:
-                    break
-                queue.popleft()
-                self._unacked -= 1
-                self._unacked_bytes -= head.size
-                if head.state == _HELD or tp in self._blocked:
-                    self._hold(tp, head.event)
-                    continue
-                try:
-                    await self._ack(head.event)
-                    self.acked += 1
-                    self.acked_next[tp] = int(head.event.message.offset) + 1
-                except Exception:
-                    logger.exception("ack failed topic=%s partition=%d", tp[0], tp[1])
-                    self._hold(tp, head.event)
-            if queue is not None and not queue:
-                del self._partitions[tp]
-        if self._full():
-            self._room.clear()
-        else:
-            self._room.set()
-
-    def _hold(self, tp: tuple[str, int], event: Any) -> None:
-        if tp not in self._blocked:
-            logger.warning(
-                "holding partition until the next seek topic=%s partition=%d offset=%d",
-                tp[0],
-                tp[1],
-                event.message.offset,
-            )
-            self._blocked.add(tp)
-        self._discard(event)
-
-    def _block(self, events: Sequence[Any]) -> None:
-        for event in events:
-            with contextlib.suppress(Exception):
-                self._hold(_tp(event), event)
+        self._acks.settle(waiting, result)
+        await self._acks.pump(list(dict.fromkeys(tp_of(entry.event) for entry, _ in waiting)))
 
     def reset_blocks(self) -> None:
         """faust sought back to the committed offsets (rebalance): held events come again."""
-        if self._blocked:
-            logger.info("partitions unblocked after seek to committed count=%d", len(self._blocked))
-        self._blocked.clear()
-        self._closed.clear()
-        self.acked_next.clear()
+        self._acks.reset()
 
 
 async def _settle(task: asyncio.Task[WindowResult], n: int) -> WindowResult:
@@ -304,8 +199,3 @@ def _size(event: Any) -> int:
         if isinstance(part, bytes | bytearray):
             size += len(part)
     return size
-
-
-def _tp(event: Any) -> tuple[str, int]:
-    msg = event.message
-    return (str(msg.topic), int(msg.partition))
