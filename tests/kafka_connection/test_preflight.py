@@ -85,10 +85,10 @@ CASES = {
 async def test_each_misconfiguration_names_the_key(
     secure_broker: BrokerInfo, case: str, key: str
 ) -> None:
-    settings = load_settings(None, _env(secure_broker, case))
     started = time.monotonic()
     with pytest.raises(ConfigError) as err:
-        await check_connection(settings.kafka)
+        # a malformed address is refused when the settings load, the rest by the check
+        await check_connection(load_settings(None, _env(secure_broker, case)).kafka)
     assert time.monotonic() - started < 20
     message = str(err.value)
     assert key in message, message
