@@ -37,6 +37,7 @@ from streams.dev.processes import (
     log_tail,
     port_taken,
     recorded,
+    spawn_detached,
     stop_recorded,
     terminate,
 )
@@ -225,15 +226,7 @@ def start_registry(
     jar = fetch_app(version, cache_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "registry.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            _java_command(java, jar, port, heap, tls),
-            cwd=data_dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = spawn_detached(_java_command(java, jar, port, heap, tls), log_path, cwd=data_dir)
     cert = str(tls[0].resolve()) if tls is not None else None
     info = RegistryInfo(proc.pid, port, version, str(data_dir), cert)
     _state_file(data_dir).write_text(json.dumps(asdict(info)))

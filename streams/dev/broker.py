@@ -37,6 +37,7 @@ from streams.dev.processes import (
     log_tail,
     port_taken,
     recorded,
+    spawn_detached,
     stop_recorded,
     terminate,
 )
@@ -327,14 +328,7 @@ def start_broker(
         "kafka.Kafka",
         str(properties),
     ]
-    with open(broker_log, "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = spawn_detached(command, broker_log)
     info = BrokerInfo(proc.pid, port, controller_port, kafka_version, str(data_dir), secured)
     _state_file(data_dir).write_text(json.dumps(asdict(info)))
     _wait_ready(proc, info, broker_log, timeout_s)

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "port_taken",
     "reap",
     "recorded",
+    "spawn_detached",
     "stop_recorded",
     "terminate",
 ]
@@ -34,6 +36,30 @@ class _Recorded(Protocol):
 
 
 _Info = TypeVar("_Info", bound=_Recorded)
+
+# The detached processes this process started, by pid. Their Popen handles stay referenced
+# while the process runs (a handle collected before its process ended warns: ResourceWarning
+# "subprocess N is still running") and are waited when `terminate` stops it. A process that
+# outlives this one (`capi-streams kafka start`) keeps running: the handle only goes with us.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def spawn_detached(
+    command: list[str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `command` in its own session (a terminal's Ctrl-C does not reach it), its output
+    appended to `log`; the returned handle stays valid until `terminate` stops it."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(  # noqa: S603
+            command,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _children[proc.pid] = proc
+    return proc
 
 
 def free_port() -> int:
@@ -106,7 +132,15 @@ def terminate(pid: int, grace_s: float) -> None:
     reap(pid)
 
 
-def reap(pid: int) -> None:
-    """Collect the exit status when the process is our own child (tests), so no zombie stays."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+def reap(pid: int, wait_s: float = 10.0) -> None:
+    """Collect the exit status when the process is our own child (tests), so no zombie stays;
+    one `spawn_detached` started is waited through its handle (up to `wait_s`)."""
+    child = _children.pop(pid, None)
+    if child is None:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        return
+    try:
+        child.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        _children[pid] = child  # still running (SIGKILL not delivered yet): keep the handle

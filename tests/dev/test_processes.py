@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +48,22 @@ def test_log_tail(tmp_path: Path) -> None:
     assert processes.log_tail(log, missing="(none)") == "(none)"
     log.write_text("".join(f"line {i}\n" for i in range(40)))
     assert processes.log_tail(log, lines=2) == "line 38\nline 39"
+
+
+def test_a_detached_child_is_kept_and_waited_through_its_handle(tmp_path: Path) -> None:
+    """No handle of a running detached process is collected (it would warn, an error under
+    pytest's filters); `terminate` waits it, so its exit status is known and no zombie stays."""
+    log = tmp_path / "c.log"
+    code = "import time; print('up', flush=True); time.sleep(120)"
+    pid = processes.spawn_detached([sys.executable, "-c", code], log, cwd=tmp_path).pid
+    gc.collect()  # nothing but the module keeps the handle now
+    deadline = time.monotonic() + 60
+    while processes.log_tail(log, missing="") != "up":
+        assert time.monotonic() < deadline, "the child never wrote to its log"
+        time.sleep(0.1)
+    assert os.getsid(pid) == pid  # its own session: a terminal's Ctrl-C does not reach it
+    handle = processes._children[pid]
+    processes.terminate(pid, grace_s=30)
+    assert handle.returncode == -signal.SIGTERM
+    assert pid not in processes._children
+    assert not processes.pid_alive(pid)

@@ -108,14 +108,14 @@ class WorkerProcess:
 
     def start(self, timeout_s: float = 60) -> None:
         env = dict(self.env, CAPI_METRICS__PORT=str(self.metrics_port))
-        log = open(self.log_path, "ab")  # noqa: SIM115  # closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        with open(self.log_path, "ab") as log:  # the worker writes to its own copy
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -125,6 +125,7 @@ class WorkerProcess:
                     return
             except OSError:
                 time.sleep(0.1)
+        self.kill()
         raise RuntimeError("worker did not start: " + self.log_tail())
 
     def log_tail(self, n: int = 40) -> str:

@@ -59,16 +59,17 @@ def _start_prometheus(tmp_path: Path, target_port: int) -> tuple[subprocess.Pope
         "  - job_name: capi-streams\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
     )
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
+    with (tmp_path / "prometheus.log").open("wb") as log:  # prometheus writes to its own copy
+        proc = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     return proc, port
 
 

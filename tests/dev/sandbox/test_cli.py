@@ -77,7 +77,7 @@ def _free_port() -> int:
 def sandbox_process() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     example = ROOT / "config" / "sandbox-datasets.example.toml"
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # leaving it closes the pipes and waits
         [
             sys.executable,
             "-m",
@@ -91,11 +91,10 @@ def sandbox_process() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    yield proc, port
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    ) as proc:
+        yield proc, port
+        if proc.poll() is None:
+            proc.kill()
 
 
 async def test_module_entry_point_serves_and_stops_on_sigterm(
