@@ -17,8 +17,10 @@ a dataset with an `app_secret` requires `appsecret_proof` = HMAC-SHA256(app_secr
 -> else 100.
 
 Admin endpoints (JSON, never faulted): `GET /_sandbox/events?dataset=&event_id=&offset=&limit=`,
-`GET /_sandbox/stats`, `POST /_sandbox/reset`, `GET|POST /_sandbox/faults` (POST a JSON object
-with the fields to change), `POST /_sandbox/datasets/{id}/token-invalid` with
+`GET /_sandbox/receive-times?after=&limit=` (per accepted request: arrival and answer times and
+its event ids, streams.dev.sandbox.receive_times), `GET /_sandbox/stats`,
+`POST /_sandbox/reset`, `GET|POST /_sandbox/faults` (POST a JSON object with the fields to
+change), `POST /_sandbox/datasets/{id}/token-invalid` with
 `{"invalid": true|false}`, `GET /_sandbox/datasets`, `GET /_sandbox/health`. All but the health
 check only when asked for (`create_app(admin=True)`, `capi-streams sandbox --admin`): the
 receipts are the events it accepted, and the faults change what every client gets.
@@ -58,13 +60,15 @@ from streams.dev.sandbox.faults import (
     FaultKind,
     fault_reply,
 )
-from streams.dev.sandbox.receipts import ReceiptStore
+from streams.dev.sandbox.receipts import ReceiptStore, event_id_of
+from streams.dev.sandbox.receive_times import ReceiveTimes
 from streams.dev.sandbox.validation import validate_events
 
 __all__ = ["MAX_BODY_BYTES", "STATE", "SandboxState", "create_app"]
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _MAX_PAGE = 10_000
+_MAX_TIMES_PAGE = 1_000  # requests (up to 1,000 event ids each)
 _VERSION_RE = re.compile(r"v[0-9]{1,3}\.[0-9]{1,2}")
 _JSON_CT = "application/json; charset=UTF-8"
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -79,6 +83,7 @@ class SandboxState:
     faults: FaultInjector
     receipts: ReceiptStore
     clock: Callable[[], float]
+    times: ReceiveTimes = field(default_factory=ReceiveTimes)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _tokens: frozenset[str] = frozenset()
 
@@ -187,7 +192,9 @@ def _authenticate(
     return None
 
 
-async def _accept(state: SandboxState, request: web.Request, dataset_id: str) -> web.Response:
+async def _accept(
+    state: SandboxState, request: web.Request, dataset_id: str, arrived_at: float
+) -> web.Response:
     version = request.match_info["version"]
     if _VERSION_RE.fullmatch(version) is None:
         return _reject(state, dataset_id, unknown_path(request.path))
@@ -205,7 +212,8 @@ async def _accept(state: SandboxState, request: web.Request, dataset_id: str) ->
     if err is not None:
         return _reject(state, dataset_id, err)
     events: list[dict[str, object]] = envelope.data  # type: ignore[assignment]  # validated
-    state.receipts.record(dataset_id, envelope.test_event_code, events, raw)
+    answered_at = state.receipts.record(dataset_id, envelope.test_event_code, events, raw)
+    state.times.add(dataset_id, arrived_at, answered_at, tuple(map(event_id_of, events)))
     trace = _trace_id()
     body = orjson.dumps({"events_received": len(events), "messages": [], "fbtrace_id": trace})
     return web.Response(body=body, headers={"Content-Type": _JSON_CT, "x-fb-trace-id": trace})
@@ -218,18 +226,19 @@ def _reject(state: SandboxState, dataset_id: str, err: GraphError) -> web.Respon
 
 async def post_events(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    arrived_at = state.clock()
     dataset_id = request.match_info["dataset_id"]
     state.receipts.count_request(dataset_id)
     fault = state.faults.decide()
     if fault is NO_FAULT:
-        return await _accept(state, request, dataset_id)
+        return await _accept(state, request, dataset_id, arrived_at)
     if fault.kind is FaultKind.RESET:
         state.receipts.count_fault(dataset_id, fault.kind.value)
         _abort(request)
         return web.Response(status=500)  # never reaches the client
     if fault.kind is FaultKind.NONE:
         await state.pause(fault.delay_s)
-        return await _accept(state, request, dataset_id)
+        return await _accept(state, request, dataset_id, arrived_at)
     state.receipts.count_fault(dataset_id, fault.kind.value)
     await state.pause(fault.delay_s)
     reply = fault_reply(fault, state.faults.config, dataset_id, _trace_id())
@@ -307,12 +316,21 @@ async def admin_events(request: web.Request) -> web.StreamResponse:
     return _json(page)
 
 
+async def admin_receive_times(request: web.Request) -> web.StreamResponse:
+    after = _int_query(request, "after", 0, 0, 2**62)
+    limit = _int_query(request, "limit", 100, 1, _MAX_TIMES_PAGE)
+    if after is None or limit is None:
+        return _admin_error(f"after must be >= 0 and limit in 1..{_MAX_TIMES_PAGE}")
+    return _json(request.app[STATE].times.page(after=after, limit=limit))
+
+
 async def admin_stats(request: web.Request) -> web.StreamResponse:
     return _json(request.app[STATE].receipts.stats())
 
 
 async def admin_reset(request: web.Request) -> web.StreamResponse:
     request.app[STATE].receipts.reset()
+    request.app[STATE].times.reset()
     return _json({"reset": True})
 
 
@@ -397,6 +415,7 @@ def create_app(state: SandboxState, *, admin: bool = True) -> web.Application:
     # Admin routes first: /{version}/{dataset_id} would match /_sandbox/<x> too.
     if admin:
         r.add_get("/_sandbox/events", admin_events)
+        r.add_get("/_sandbox/receive-times", admin_receive_times)
         r.add_get("/_sandbox/stats", admin_stats)
         r.add_post("/_sandbox/reset", admin_reset)
         r.add_get("/_sandbox/faults", admin_get_faults)

@@ -59,6 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="events kept in memory for /_sandbox/events (default %(default)s)",
     )
+    parser.add_argument(
+        "--max-receive-times",
+        type=int,
+        default=DEFAULT_MAX_EVENTS,
+        metavar="N",
+        help="event ids kept with their requests' arrival and answer times for "
+        "/_sandbox/receive-times (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault draws")
     parser.add_argument(
         "--admin",
@@ -153,6 +161,9 @@ def faults_from_args(args: argparse.Namespace) -> FaultConfig:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the sandbox as the parsed options say; returns the process exit code."""
+    if args.max_receive_times < 0:
+        log.error("sandbox: --max-receive-times must be >= 0")
+        return 2
     try:
         faults = faults_from_args(args)
         run_sandbox(
@@ -162,6 +173,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             faults=faults,
             jsonl_path=args.receipts_file,
             max_events=args.max_receipts if args.max_receipts >= 0 else None,
+            max_receive_times=args.max_receive_times,
             seed=args.seed,
             admin=args.admin,
         )

@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_EVENTS",
     "DatasetStats",
     "ReceiptStore",
+    "event_id_of",
 ]
 
 DEDUP_WINDOW_S = 48 * 3600
@@ -88,7 +89,8 @@ class _Batch:
         return _item(self.first_seq + j, self.dataset, self.test_event_code, self.received_at, ev)
 
 
-def _event_id(ev: dict[str, object]) -> str | None:
+def event_id_of(ev: dict[str, object]) -> str | None:
+    """An event's `event_id` as text (Meta takes integers too), None without one."""
     eid = ev.get("event_id")
     if eid is None:
         return None
@@ -243,7 +245,7 @@ class ReceiptStore:
                 total += n
                 continue
             for j, ev in enumerate(batch.events()):
-                if _event_id(ev) == event_id:
+                if event_id_of(ev) == event_id:
                     if total >= offset and len(items) < limit:
                         items.append(batch.item(j, ev))
                     total += 1
@@ -290,7 +292,7 @@ def _item(
     return {
         "seq": seq,
         "dataset": dataset,
-        "event_id": _event_id(ev),
+        "event_id": event_id_of(ev),
         "event_name": ev.get("event_name"),
         "test_event_code": test_event_code,
         "received_at": received_at,

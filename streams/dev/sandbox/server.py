@@ -26,6 +26,7 @@ from streams.dev.sandbox.app import SandboxState, create_app
 from streams.dev.sandbox.datasets import DEFAULT_DATASETS, Dataset, load_datasets
 from streams.dev.sandbox.faults import FaultConfig, FaultInjector
 from streams.dev.sandbox.receipts import DEFAULT_MAX_EVENTS, ReceiptStore
+from streams.dev.sandbox.receive_times import ReceiveTimes
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "SandboxServer", "run_sandbox", "serve"]
 
@@ -48,6 +49,7 @@ class SandboxServer:
         clock: Callable[[], float] = time.time,
         jsonl_path: Path | None = None,
         max_events: int | None = DEFAULT_MAX_EVENTS,
+        max_receive_times: int = DEFAULT_MAX_EVENTS,
         seed: int | None = None,
         shutdown_timeout: float = 2.0,
         admin: bool = True,
@@ -61,6 +63,7 @@ class SandboxServer:
             faults=FaultInjector(faults, seed),
             receipts=ReceiptStore(clock, jsonl_path=jsonl_path, max_events=max_events),
             clock=clock,
+            times=ReceiveTimes(max_receive_times),
         )
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
@@ -143,6 +146,7 @@ def run_sandbox(
     faults: FaultConfig | None = None,
     jsonl_path: Path | None = None,
     max_events: int | None = DEFAULT_MAX_EVENTS,
+    max_receive_times: int = DEFAULT_MAX_EVENTS,
     seed: int | None = None,
     admin: bool = False,
 ) -> None:
@@ -156,6 +160,7 @@ def run_sandbox(
         faults=faults,
         jsonl_path=jsonl_path,
         max_events=max_events,
+        max_receive_times=max_receive_times,
         seed=seed,
         admin=admin,
     )
