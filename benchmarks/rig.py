@@ -9,23 +9,42 @@ with Rig("bench", latency_ms=200, jitter_ms=100) as rig:
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streams.dev import broker  # noqa: E402
 from streams.dev.demo import demo_events  # noqa: E402
-from tests.kafka.harness import DATASET_A, DATASET_B, Topics, create_topics, free_port  # noqa: E402
+from tests.kafka.harness import DATASET_A, DATASET_B, Topics, free_port  # noqa: E402
 
-__all__ = ["ROOT", "Rig", "fill", "rss_mb"]
+__all__ = [
+    "LOG_APPEND_TIME",
+    "ROOT",
+    "Rig",
+    "conditions",
+    "create_topics",
+    "fill",
+    "rss_mb",
+    "tree_cpu_s",
+    "write_result",
+]
+
+# The input topic's records carry the broker's append time (what latency is measured from).
+LOG_APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 
 
 class Rig:
@@ -49,12 +68,27 @@ class Rig:
                 *("--latency-ms", str(self._latency[0])),
                 *("--latency-jitter-ms", str(self._latency[1])),
                 *("--max-receipts", "0"),
+                *("--max-receive-times", "5000000"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         self.sandbox_url = f"http://127.0.0.1:{port}"
+        self._wait_sandbox(60)
         return self
+
+    def _wait_sandbox(self, timeout_s: float) -> None:
+        assert self._sandbox is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._sandbox.poll() is not None:
+                raise RuntimeError(f"the sandbox exited with {self._sandbox.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.sandbox_url}/_sandbox/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the sandbox did not answer in time")
 
     def __exit__(
         self,
@@ -68,10 +102,35 @@ class Rig:
         broker.stop_broker(self.tmp / "kafka")
 
 
-async def fill(bootstrap: str, topics: Topics, n: int, *, seed: int) -> float:
+async def create_topics(
+    bootstrap: str, topics: Topics, input_configs: dict[str, str] | None = None
+) -> None:
+    """The input and outcome topics; `input_configs` are the input topic's settings."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(topics.input, topics.partitions, 1, topic_configs=input_configs or {}),
+                NewTopic(topics.responses, topics.partitions, 1),
+                NewTopic(topics.failures, topics.partitions, 1),
+            ]
+        )
+    finally:
+        await admin.close()
+
+
+async def fill(
+    bootstrap: str,
+    topics: Topics,
+    n: int,
+    *,
+    seed: int,
+    input_configs: dict[str, str] | None = None,
+) -> float:
     """Create the topics and produce `n` demo events (native format, two datasets, about 15%
     invalid) to the input topic; the seconds it took."""
-    await create_topics(bootstrap, topics)
+    await create_topics(bootstrap, topics, input_configs)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
     )
@@ -98,3 +157,63 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds so far of a process and its live descendants (a worker with
+    `--processes N` is a supervisor and its children)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(_stat(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        tree.add(p)
+        todo.extend(c for c, parent in parents.items() if parent == p and c not in tree)
+    total = 0.0
+    for p in tree:
+        try:
+            fields = _stat(p)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat fields after the command name (state is [0], ppid [1], utime [11])."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(") ", 1)[1].split()
+
+
+def conditions() -> dict[str, Any]:
+    """The machine conditions a result was measured under."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cores": os.cpu_count(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "commit": commit,
+    }
+
+
+def write_result(name: str, doc: dict[str, Any], markdown: str | None = None) -> Path:
+    """benchmarks/results/<name>.json (and <name>.md when given); the JSON's path."""
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if markdown is not None:
+        (out / f"{name}.md").write_text(markdown)
+    return path
