@@ -34,8 +34,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import platform
 import random
 import statistics
 import subprocess
@@ -45,7 +43,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from rig import ROOT, Rig, fill
+from rig import Rig, conditions, fill, tree_cpu_s, write_result
 
 from streams.dev.demo import demo_events
 from streams.domain.admission import AdmissionContext, InputMessage, admit
@@ -276,7 +274,7 @@ def run_worker(rig: Rig, topics: Topics, n: int) -> dict[str, Any]:
     worker.start()
     assert worker.proc is not None
     pid = worker.proc.pid
-    cpu0 = _cpu_s(pid)
+    cpu0 = tree_cpu_s(pid)
     first = None
     try:
         while True:
@@ -291,7 +289,7 @@ def run_worker(rig: Rig, topics: Topics, n: int) -> dict[str, Any]:
             if worker.proc.poll() is not None:
                 raise RuntimeError(worker.log_tail())
         elapsed = time.monotonic() - (first or time.monotonic())
-        cpu = _cpu_s(pid) - cpu0
+        cpu = tree_cpu_s(pid) - cpu0
         delivered = _total(m, "capi_events_delivered_total")
     finally:
         worker.stop()
@@ -323,12 +321,6 @@ def run_sdk(rig: Rig, topics: Topics, n: int, mode: str) -> dict[str, Any]:
 
 def _total(metrics: dict[str, float], name: str) -> float:
     return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
-
-
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().split(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ hash agreement
@@ -389,6 +381,7 @@ def main() -> None:
     parser.add_argument("--group", default="")
     parser.add_argument("--graph-url", default="")
     parser.add_argument("--agreement-events", type=int, default=5000)
+    parser.add_argument("--name", default="sdk_forwarder", help="results file name")
     args = parser.parse_args()
     if args.forward:
         logging.basicConfig(level=logging.ERROR)
@@ -397,6 +390,7 @@ def main() -> None:
         return
     n = args.events
     runs: dict[str, list[dict[str, Any]]] = {"worker": [], "sdk_sync": [], "sdk_async": []}
+    started = conditions()
     with Rig("sdk-bench", latency_ms=200, jitter_ms=100) as rig:
         base = Topics.unique(f"sdk-{int(time.time())}", "fill")
         asyncio.run(fill(rig.bootstrap, base, n, seed=11))
@@ -404,18 +398,18 @@ def main() -> None:
         for i in range(args.pairs):
             for name in order[i % 3 :] + order[: i % 3]:
                 topics = Topics(base.input, base.responses, base.failures, f"{name}-{i}")
+                load = conditions()["load_average_1_5_15"]
                 if name == "worker":
-                    runs[name].append(run_worker(rig, topics, n))
+                    run = run_worker(rig, topics, n)
                 else:
-                    runs[name].append(run_sdk(rig, topics, n, name.removeprefix("sdk_")))
+                    run = run_sdk(rig, topics, n, name.removeprefix("sdk_"))
+                runs[name].append({**run, "load_average_at_start": load})
                 print(name, runs[name][-1], file=sys.stderr)
     result = _summary(args, runs)
+    result["conditions_at_start"] = started
+    result["conditions_at_end"] = conditions()
     print(json.dumps(result, indent=2))
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "sdk_forwarder.json").write_text(
-        orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
-    )
+    write_result(args.name, result, _markdown(result))
 
 
 def _summary(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -438,10 +432,43 @@ def _summary(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) ->
         "median_cpu_s_per_1000": {k: med(k, "cpu_s_per_1000") for k in runs},
         "median_events_per_s": {k: med(k, "events_per_s") for k in runs},
         "worker_over_peer_cpu_per_event_paired": ratios,
+        "worker_over_peer_median_cpu_per_event": {
+            peer: round(med("worker", "cpu_s_per_1000") / med(peer, "cpu_s_per_1000"), 3)
+            for peer in ("sdk_sync", "sdk_async")
+        },
         "hash_agreement_sdk_vs_ours": agreement(args.agreement_events, seed=5),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, shared and loaded",
-        "python": platform.python_version(),
     }
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    c = doc["conditions_at_start"]
+    lines = [
+        f"# worker vs SDK forwarder ({c['utc']}, commit {c['commit']})",
+        "",
+        f"{doc['events']} events, {doc['pairs']} interleaved rounds, sandbox 200-300 ms; "
+        f"{c['cores']} cores, Python {c['python']}; load average (1/5/15 min) at start "
+        f"{c['load_average_1_5_15']}, at end {doc['conditions_at_end']['load_average_1_5_15']}.",
+        "",
+        "| run | round | load at start | events/s | CPU-s per 1,000 events | delivered |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, runs in doc["runs"].items():
+        for i, r in enumerate(runs):
+            lines.append(
+                f"| {name} | {i} | {r['load_average_at_start'][0]} | {r['events_per_s']} "
+                f"| {r['cpu_s_per_1000']} | {r['delivered']} |"
+            )
+    med = doc["median_cpu_s_per_1000"]
+    ratio = doc["worker_over_peer_median_cpu_per_event"]
+    lines += [
+        "",
+        f"Median CPU-s per 1,000 events: worker {med['worker']}, SDK sync {med['sdk_sync']}, "
+        f"SDK async {med['sdk_async']}; worker/SDK: {ratio['sdk_sync']} (sync), "
+        f"{ratio['sdk_async']} (async); paired: "
+        f"{doc['worker_over_peer_cpu_per_event_paired']}.",
+        f"Hash agreement of the SDK with ours: {doc['hash_agreement_sdk_vs_ours']}.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
