@@ -5,7 +5,7 @@ KAFKA39_VERSION ?= 3.9.2
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 
-.PHONY: install lock lock-check system-deps helm lint typecheck imports test test-kafka39 compose-check run demo bench
+.PHONY: install lock lock-check system-deps helm lint typecheck imports test test-kafka39 compose-check run demo bench bench-deps bench-latency bench-sdk bench-pipeline
 
 # The dependencies come from the hashed lock (requirements-dev.lock), the project itself without
 # dependencies; a lock older than pyproject.toml's dependencies stops here (run `make lock`).
@@ -83,3 +83,17 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/domain_bench.py
 	$(PY) benchmarks/pipeline_bench.py
+
+# The issue-16 benchmarks, each on its own broker (free port) and sandbox; results (JSON and
+# markdown, with the load average and cores) in benchmarks/results/. Options: BENCH_ARGS="...".
+bench-deps: $(STAMP)
+	$(PY) -c "import facebook_business, confluent_kafka" 2>/dev/null || $(PY) -m pip install -q -e ".[bench]"
+
+bench-latency: $(STAMP)
+	$(PY) benchmarks/latency_bench.py $(BENCH_ARGS)
+
+bench-sdk: bench-deps
+	$(PY) benchmarks/sdk_forwarder_bench.py $(BENCH_ARGS)
+
+bench-pipeline: $(STAMP)
+	$(PY) benchmarks/pipeline_bench.py $(BENCH_ARGS)

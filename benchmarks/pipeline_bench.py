@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import subprocess
 import time
 
-import orjson
 from aiokafka import AIOKafkaConsumer
-from rig import ROOT, Rig, fill, rss_mb
+from rig import Rig, conditions, fill, rss_mb, tree_cpu_s, write_result
 
 from tests.kafka.harness import Topics, WorkerProcess, worker_env
 
@@ -52,13 +49,6 @@ async def bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
     return n / (time.monotonic() - first)
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().split(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500_000)
@@ -72,6 +62,7 @@ def main() -> None:
     n = args.events
 
     workers: list[WorkerProcess] = []
+    started = conditions()
     with Rig("bench", latency_ms=args.latency_ms, jitter_ms=args.latency_jitter_ms) as rig:
         try:
             topics = Topics.unique("bench", f"bench-{int(time.time())}", partitions=4)
@@ -114,7 +105,6 @@ def main() -> None:
             peak_rss = 0.0
             pending: list[float] = []
             in_flight: list[float] = []
-            cpu0 = os.times()
             while True:
                 time.sleep(1.0)
                 # one scrape a second: scraping costs the workers CPU too
@@ -144,8 +134,7 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)
-            worker_cpu_s = sum(cpu_s(pid) for pid in pids)
-            del cpu0
+            worker_cpu_s = sum(tree_cpu_s(pid) for pid in pids)
             delivered = sum(w.metric_sum("capi_events_delivered_total") for w in workers)
             failed = sum(w.metric_sum("capi_events_failed_total") for w in workers)
             rate = n / elapsed
@@ -169,14 +158,12 @@ def main() -> None:
                 "mean_windows_pending": round(sum(pending) / max(1, len(pending)), 1),
                 "mean_requests_in_flight": round(sum(in_flight) / max(1, len(in_flight)), 1),
                 "fill_s": round(fill_s, 1),
-                "machine": f"{platform.machine()} {os.cpu_count()} cores",
-                "python": platform.python_version(),
+                "conditions_at_start": started,
+                "conditions_at_end": conditions(),
             }
             print(json.dumps(result, indent=2))
-            out = ROOT / "benchmarks" / "results"
-            out.mkdir(exist_ok=True)
-            name = "pipeline.json" if args.workers == 1 else f"pipeline-{args.workers}-workers.json"
-            (out / name).write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+            name = "pipeline" if args.workers == 1 else f"pipeline-{args.workers}-workers"
+            write_result(name, result)
         finally:
             for w in workers:
                 if w.proc is not None:

@@ -28,8 +28,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from pipeline_bench import cpu_s
-from rig import ROOT, Rig
+from rig import ROOT, Rig, tree_cpu_s
 
 from streams.dev import apicurio
 from streams.domain.registry import decode_payload, parse_avro, unframe
@@ -71,7 +70,7 @@ def run_one(rig: Rig, label: str, values: list[bytes], config: Path | None) -> d
     assert worker.proc is not None
     try:
         time.sleep(5)  # start-up and the first rebalance are not what is measured
-        cpu0 = cpu_s(worker.proc.pid)
+        cpu0 = tree_cpu_s(worker.proc.pid)
         started = time.monotonic()
         asyncio.run(produce(rig.bootstrap, topics.input, values))
         while True:
@@ -87,7 +86,7 @@ def run_one(rig: Rig, label: str, values: list[bytes], config: Path | None) -> d
                 raise RuntimeError(worker.log_tail())
             time.sleep(0.5)
         elapsed = time.monotonic() - started
-        cpu = cpu_s(worker.proc.pid) - cpu0
+        cpu = tree_cpu_s(worker.proc.pid) - cpu0
         failed = worker.metric_sum("capi_events_failed_total")
     finally:
         worker.stop()
