@@ -150,19 +150,44 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from streams.kafka.worker import run_worker  # imports faust: only when needed
-
     try:
         settings = load_settings(args.config, os.environ)
-        return run_worker(settings)
+        if args.processes == 1:
+            from streams.kafka.worker import run_worker  # imports faust: only when needed
+
+            return run_worker(settings)
+        from streams.kafka.worker_processes import run_processes
+
+        requested = args.processes or None  # 0: auto
+        return run_processes(settings, requested, args.config, debug=args.debug)
     except ConfigError as exc:
         print(f"capi-streams worker: configuration error: {exc}", file=sys.stderr)
         return 2
 
 
+def _processes(text: str) -> int:
+    """`auto` (0) or a count of at least 1."""
+    if text == "auto":
+        return 0
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a number of at least 1 or 'auto', got {text!r}")
+
+
 def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("worker", help="run the faust worker (consume, hash, batch, deliver)")
     _config_arg(p)
+    p.add_argument(
+        "--processes",
+        type=_processes,
+        nargs="?",
+        const=0,
+        default=1,
+        metavar="N|auto",
+        help="run N worker processes in the group under a supervisor (static membership, one "
+        "metrics port); `auto` or no value: one per core; at most the input partitions "
+        "(default 1: the worker alone, no supervisor)",
+    )
     p.set_defaults(func=_worker)
 
 

@@ -15,7 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from streams.kafka_connection.clients import client_kwargs
 from streams.settings import KafkaSettings
 
-__all__ = ["ensure_topics"]
+__all__ = ["ensure_topics", "input_partitions"]
 
 
 async def ensure_topics(kafka: KafkaSettings) -> list[str]:
@@ -32,3 +32,16 @@ async def ensure_topics(kafka: KafkaSettings) -> list[str]:
         return [t.name for t in new]
     finally:
         await admin.close()
+
+
+async def input_partitions(kafka: KafkaSettings) -> int:
+    """The most partitions of any input topic (0 when none exists): how many members of the
+    group can hold work. faust's assignor hands out topics with the same partition count
+    together (partition i of each to one member), so more members than this get nothing."""
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(kafka.input_topics))
+    finally:
+        await admin.close()
+    return max((len(t.get("partitions") or ()) for t in described), default=0)

@@ -124,7 +124,7 @@ def run_worker(settings: Settings) -> int:
     gc.set_threshold(50_000, 20, 100)
     registry = CollectorRegistry()
     failstop = FailStop(registry)  # first in the registry: a scrape it notes has the metrics
-    health = Health()
+    health = Health(registry=registry)
     server, _thread = start_metrics_server(
         settings.metrics.port, settings.metrics.host, registry, health
     )

@@ -19,30 +19,46 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
 
-__all__ = ["Health", "start_metrics_server"]
+__all__ = ["Health", "Probes", "start_metrics_server"]
 
 _Start = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class Probes(Protocol):
+    """What /healthz and /readyz ask: (ok, why)."""
+
+    def live(self) -> tuple[bool, str]: ...
+
+    def ready(self) -> tuple[bool, str]: ...
 
 
 class Health:
     """What the probes report; fed by the worker's faust app signals."""
 
-    def __init__(self, stall_seconds: float = 10.0) -> None:
+    def __init__(
+        self, stall_seconds: float = 10.0, registry: CollectorRegistry | None = None
+    ) -> None:
         self.stall_seconds = stall_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assigned: int | None = None
         self._stopping = False
+        self._assignments = Counter(
+            "capi_partition_assignments",
+            "assignments the consumer group gave this worker: one per rebalance it took part in",
+            registry=registry,
+        )
 
     def on_partitions_assigned(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         """faust `on_partitions_assigned` receiver (`send(assigned)`), in the worker's loop."""
         assigned: Iterable[object] = args[0]
         self._loop = asyncio.get_running_loop()
         self._assigned = len(set(assigned))
+        self._assignments.inc()
 
     def on_before_shutdown(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         """faust `on_before_shutdown` receiver."""
@@ -69,7 +85,7 @@ class Health:
         return True, "ok"
 
 
-def _wsgi_app(registry: CollectorRegistry, health: Health) -> Callable[..., Iterable[bytes]]:
+def _wsgi_app(registry: CollectorRegistry, health: Probes) -> Callable[..., Iterable[bytes]]:
     metrics = make_wsgi_app(registry)
     probes = {"/healthz": health.live, "/readyz": health.ready}
 
@@ -100,7 +116,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def start_metrics_server(
-    port: int, addr: str, registry: CollectorRegistry, health: Health
+    port: int, addr: str, registry: CollectorRegistry, health: Probes
 ) -> tuple[WSGIServer, threading.Thread]:
     """Serve /metrics, /healthz and /readyz on `addr:port` from a daemon thread."""
     server_class = _ThreadingServer6 if ":" in addr else _ThreadingServer

@@ -105,12 +105,13 @@ class WorkerProcess:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     metrics_port: int = field(default_factory=free_port)
+    args: Sequence[str] = ()  # after `worker` (e.g. --processes 2)
 
     def start(self, timeout_s: float = 60) -> None:
         env = dict(self.env, CAPI_METRICS__PORT=str(self.metrics_port))
         with open(self.log_path, "ab") as log:  # the worker writes to its own copy
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
+                [sys.executable, "-m", "streams.cli", "worker", *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
