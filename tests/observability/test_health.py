@@ -103,3 +103,19 @@ def test_an_empty_assignment_is_ready(served: tuple[Health, int]) -> None:
 
 # Against a real worker on the broker: tests/kafka/test_static_membership.py waits for /readyz
 # and checks /healthz of real workers.
+
+
+def test_each_assignment_is_counted() -> None:
+    """One per rebalance the worker took part in (tests/kafka/test_supervisor.py reads it to
+    show that a restarted static member caused none)."""
+    registry = CollectorRegistry()
+    health = Health(registry=registry)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.call_soon(health.on_partitions_assigned, None, {("t", 0)})
+        loop.call_soon(health.on_partitions_assigned, None, {("t", 0), ("t", 1)})
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+    finally:
+        loop.close()
+    assert registry.get_sample_value("capi_partition_assignments_total") == 2
