@@ -227,3 +227,12 @@ def test_the_packaged_chart_carries_the_rules_and_dashboard_as_files(tmp_path: P
             extracted = tar.extractfile(info)
             assert extracted is not None
             assert extracted.read() == source.read_bytes()
+
+
+def test_processes_adds_the_option_only_above_one(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    config = ["worker", "--config", "/etc/capi-streams/config/config.toml"]
+    assert _container(rendered["defaults"])["args"] == config
+    docs = render([], ["processes=2"])
+    assert _container(docs)["args"] == [*config, "--processes", "2"]
