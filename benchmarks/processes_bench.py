@@ -1,0 +1,141 @@
+"""`capi-streams worker --processes 2` against one worker, interleaved, on the same events.
+
+Each run gets a fresh 4-partition topic filled with the same demo events (same seed), then one
+`capi-streams worker` (`--processes 1`: no supervisor) or `--processes 2` (a supervisor and
+two workers) consumes it to the end against the sandbox. Reported per run: events/s from the
+first consumed event to the last outcome, and CPU-seconds per 1,000 events of every process
+of the command (for `--processes 2`: the supervisor and both workers, from /proc). Rounds
+alternate 1, 2, 1, 2, ... so machine load drifts over both alike.
+
+    .venv/bin/python benchmarks/processes_bench.py --events 60000 --rounds 2
+
+Writes benchmarks/results/processes.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import time
+from typing import Any
+
+import orjson
+from rig import ROOT, Rig, fill
+
+from tests.kafka.harness import Topics, WorkerProcess, worker_env
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().split(") ", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and its direct children (the supervisor's workers)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [pid, *(int(p) for p in f.read().split())]
+    except OSError:
+        return [pid]
+
+
+def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
+    topics = Topics.unique(f"bench-{label}", f"bench-{label}-{int(time.time())}", partitions=4)
+    asyncio.run(fill(rig.bootstrap, topics, n, seed=11))
+    env = worker_env(
+        rig.bootstrap,
+        rig.sandbox_url,
+        topics,
+        extra={
+            "CAPI_GRAPH__TIMEOUT_SECONDS": "10",
+            "CAPI_WORKER__TAKE_WITHIN_MS": "200",
+            "CAPI_KAFKA__GROUP_INSTANCE_ID": f"bench-{label}",
+        },
+    )
+    sup = WorkerProcess(env, rig.tmp / f"{label}.log", args=["--processes", str(processes)])
+    sup.start()
+    assert sup.proc is not None
+    first = None
+    seen: dict[int, float] = {}
+    try:
+        while True:
+            time.sleep(1.0)
+            if sup.proc.poll() is not None:
+                raise RuntimeError(sup.log_tail())
+            for pid in tree(sup.proc.pid):  # CPU of every process of the command so far
+                seen[pid] = max(seen.get(pid, 0.0), cpu_s(pid))
+            consumed = sup.metric_sum("capi_events_consumed_total")
+            done = sup.metric_sum("capi_events_delivered_total") + sup.metric_sum(
+                "capi_events_failed_total"
+            )
+            if consumed > 0 and first is None:
+                first = time.monotonic()
+            if done >= n:
+                break
+        elapsed = time.monotonic() - (first or time.monotonic())
+        for pid in tree(sup.proc.pid):
+            seen[pid] = max(seen.get(pid, 0.0), cpu_s(pid))
+    finally:
+        sup.stop()
+    total_cpu = sum(seen.values())
+    return {
+        "processes": processes,
+        "events_per_s": round(n / elapsed),
+        "cpu_s_per_1000_events": round(total_cpu / n * 1000, 3),
+        "cpu_s": round(total_cpu, 1),
+        "elapsed_s": round(elapsed, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2, help="compared with 1")
+    parser.add_argument("--latency-ms", type=float, default=200)
+    parser.add_argument("--latency-jitter-ms", type=float, default=100)
+    args = parser.parse_args()
+    runs: list[dict[str, Any]] = []
+    with Rig("procs", latency_ms=args.latency_ms, jitter_ms=args.latency_jitter_ms) as rig:
+        for r in range(args.rounds):
+            for p in (1, args.processes):
+                runs.append(one_run(rig, p, args.events, f"r{r}-p{p}"))
+                print(json.dumps(runs[-1]), flush=True)
+
+    def median(p: int, key: str) -> float:
+        return float(statistics.median(x[key] for x in runs if x["processes"] == p))
+
+    result = {
+        "benchmark": "worker_processes",
+        "events": args.events,
+        "partitions": 4,
+        "sandbox_latency_ms": f"{args.latency_ms}±{args.latency_jitter_ms}",
+        "runs": runs,
+        "median_events_per_s": {p: median(p, "events_per_s") for p in (1, args.processes)},
+        "median_cpu_s_per_1000_events": {
+            p: median(p, "cpu_s_per_1000_events") for p in (1, args.processes)
+        },
+        "speedup_events_per_s": round(
+            median(args.processes, "events_per_s") / median(1, "events_per_s"), 2
+        ),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "python": platform.python_version(),
+    }
+    print(json.dumps(result, indent=2))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "processes.json").write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
