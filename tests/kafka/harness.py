@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.dev.demo import demo_events
+from streams.dev.sandbox.server import SandboxServer
 from streams.domain.enrich import derive_event_id
 
 DATASET_A = "1000000000000001"
@@ -246,6 +247,41 @@ async def sandbox_events(url: str, dataset: str | None = None) -> list[dict[str,
             offset += len(page["events"])
             if not page["events"] or offset >= page["total"]:
                 return out
+
+
+async def set_token_invalid(url: str, dataset: str, invalid: bool) -> None:
+    """The sandbox at `url` rejects `dataset`'s token (Graph error 190), or accepts it again."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/_sandbox/datasets/{dataset}/token-invalid", json={"invalid": invalid}
+        ) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+
+
+def sandbox_stats(sandbox: SandboxServer) -> dict[str, Any]:
+    """The in-process sandbox's receipt statistics (`/_sandbox/stats`)."""
+    return cast(dict[str, Any], sandbox.state.receipts.stats())
+
+
+def accepted(sandbox: SandboxServer, dataset: str | None = None) -> int:
+    """Events the sandbox accepted (repeats included), of one dataset or all."""
+    stats = sandbox_stats(sandbox)
+    doc = stats["totals"] if dataset is None else stats["datasets"].get(dataset, {})
+    return int(doc.get("events_accepted", 0))
+
+
+async def wait_accepted(
+    sandbox: SandboxServer, n: int, workers: Sequence[WorkerProcess], timeout_s: float
+) -> None:
+    """Wait until the sandbox accepted `n` events; fail when a worker exits or time is up."""
+    deadline = time.monotonic() + timeout_s
+    while accepted(sandbox) < n:
+        for w in workers:
+            assert w.proc is not None and w.proc.poll() is None, w.log_tail()
+        assert time.monotonic() < deadline, f"the sandbox got {accepted(sandbox)} < {n} events"
+        await asyncio.sleep(0.1)
 
 
 def source_coords(records: Sequence[dict[str, Any]], topic: str) -> dict[tuple[int, int], str]:

@@ -15,9 +15,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,6 +34,8 @@ from tests.kafka.harness import (
     create_topics,
     produce_keyed,
     sandbox_events,
+    set_token_invalid,
+    wait_accepted,
     worker_env,
 )
 
@@ -186,32 +187,6 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
         yield server
 
 
-async def _token_invalid(url: str, dataset: str, invalid: bool) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{url}/_sandbox/datasets/{dataset}/token-invalid", json={"invalid": invalid}
-        ) as resp,
-    ):
-        assert resp.status == 200, await resp.text()
-
-
-def _accepted(sandbox: SandboxServer) -> int:
-    totals = cast(dict[str, Any], sandbox.state.receipts.stats())["totals"]
-    return int(totals.get("events_accepted", 0))
-
-
-async def _accepted_at_least(
-    sandbox: SandboxServer, n: int, workers: list[WorkerProcess], timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _accepted(sandbox) < n:
-        for w in workers:
-            assert w.proc is not None and w.proc.poll() is None, w.log_tail()
-        assert time.monotonic() < deadline, f"the sandbox got fewer than {n} events"
-        await asyncio.sleep(0.2)
-
-
 @pytest.mark.timeout(1500)
 async def test_multi_event_messages_under_kills_rebalance_and_a_hold(
     kafka_bootstrap: str,
@@ -254,7 +229,7 @@ async def test_multi_event_messages_under_kills_rebalance_and_a_hold(
     # 1. SIGKILL mid-run, nothing held yet.
     w1 = WorkerProcess(env, tmp_path / "w1.log")
     await asyncio.to_thread(w1.start)
-    await _accepted_at_least(sandbox, events // 5, [w1], 300)
+    await wait_accepted(sandbox, events // 5, [w1], 300)
     deadline = time.monotonic() + 120
     while not any(
         (await committed(kafka_bootstrap, topics.group, topics.input, topics.partitions)).values()
@@ -265,10 +240,10 @@ async def test_multi_event_messages_under_kills_rebalance_and_a_hold(
     assert await check("sigkill") > 0
 
     # 2. Dataset B held (invalid token); SIGTERM while its batches wait in the hold.
-    await _token_invalid(sandbox.url, DATASET_B, True)
+    await set_token_invalid(sandbox.url, DATASET_B, True)
     w2 = WorkerProcess(env, tmp_path / "w2.log")
     await asyncio.to_thread(w2.start)
-    await _accepted_at_least(sandbox, events // 2, [w2], 300)
+    await wait_accepted(sandbox, events // 2, [w2], 300)
     await asyncio.sleep(2)  # B's requests meet the token error and wait
     assert await asyncio.to_thread(w2.stop) == 0, w2.log_tail()
     await check("sigterm during a hold")
@@ -285,7 +260,7 @@ async def test_multi_event_messages_under_kills_rebalance_and_a_hold(
     await check("sigkill during a hold")
 
     # 4. B works again: the survivor takes over w3's partitions and finishes the run.
-    await _token_invalid(sandbox.url, DATASET_B, False)
+    await set_token_invalid(sandbox.url, DATASET_B, False)
     deadline = time.monotonic() + 900
     while await check("draining") < n:
         assert w4.proc is not None and w4.proc.poll() is None, w4.log_tail()

@@ -13,9 +13,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
 
-import aiohttp
 import pytest
 
 from streams.dev import broker
@@ -30,6 +28,7 @@ from tests.kafka.harness import (
     OutcomeReader,
     Topics,
     WorkerProcess,
+    accepted,
     check_ledger,
     create_topics,
     demo_inputs,
@@ -37,6 +36,9 @@ from tests.kafka.harness import (
     produce_keyed,
     rss_kib,
     sandbox_events,
+    sandbox_stats,
+    set_token_invalid,
+    wait_accepted,
     worker_env,
 )
 
@@ -58,17 +60,6 @@ def topics(unique_topic: str, unique_group: str) -> Topics:
     return Topics.unique(unique_topic, unique_group)
 
 
-def _stats(sandbox: SandboxServer) -> dict[str, Any]:
-    return cast(dict[str, Any], sandbox.state.receipts.stats())
-
-
-def _accepted(sandbox: SandboxServer, dataset: str | None = None) -> int:
-    """Events the sandbox accepted (repeats included), of one dataset or all."""
-    stats = _stats(sandbox)
-    doc = stats["totals"] if dataset is None else stats["datasets"].get(dataset, {})
-    return int(doc.get("events_accepted", 0))
-
-
 async def _wait_consumed(worker: WorkerProcess, n: float, *, stall_s: float) -> float:
     """Wait until the worker consumed `n` input messages; fail when its count stops growing
     for `stall_s` first (a budget that follows the worker's speed on a loaded machine)."""
@@ -82,17 +73,6 @@ async def _wait_consumed(worker: WorkerProcess, n: float, *, stall_s: float) -> 
         assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
         assert time.monotonic() - progressed < stall_s, f"consumed {consumed:.0f} < {n:.0f}"
         await asyncio.sleep(0.5)
-
-
-async def _wait_accepted(
-    sandbox: SandboxServer, n: int, workers: list[WorkerProcess], timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _accepted(sandbox) < n:
-        for w in workers:
-            assert w.proc is not None and w.proc.poll() is None, w.log_tail()
-        assert time.monotonic() < deadline, f"the sandbox got {_accepted(sandbox)} < {n} events"
-        await asyncio.sleep(0.1)
 
 
 async def test_sigkill_three_times_in_a_100k_run(
@@ -110,9 +90,9 @@ async def test_sigkill_three_times_in_a_100k_run(
         for k, at in enumerate((20_000, 45_000, 70_000)):
             worker = WorkerProcess(env, tmp_path / f"w{k}.log")
             await asyncio.to_thread(worker.start)
-            await _wait_accepted(sandbox, at, [worker], 120)
+            await wait_accepted(sandbox, at, [worker], 120)
             await asyncio.to_thread(worker.kill)
-            kills.append((round(time.monotonic() - t0, 1), _accepted(sandbox)))
+            kills.append((round(time.monotonic() - t0, 1), accepted(sandbox)))
         worker = WorkerProcess(env, tmp_path / "w-last.log")
         await asyncio.to_thread(worker.start)
         try:
@@ -151,7 +131,7 @@ async def test_two_workers_one_killed_mid_run(
                 await asyncio.sleep(0.5)
             assert all(lags), f"not both workers got partitions: {lags}"
             coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
-            await _wait_accepted(sandbox, n // 3, [first, second], 120)
+            await wait_accepted(sandbox, n // 3, [first, second], 120)
             consumed = await asyncio.to_thread(first.metric_sum, "capi_events_consumed_total")
             await asyncio.to_thread(first.kill)
             assert consumed > 0
@@ -222,10 +202,10 @@ async def test_broker_restart_mid_run(
         worker = WorkerProcess(worker_env(bootstrap, sandbox.url, topics), tmp_path / "w.log")
         await asyncio.to_thread(worker.start)
         try:
-            await _wait_accepted(sandbox, n // 4, [worker], 120)
+            await wait_accepted(sandbox, n // 4, [worker], 120)
             t0 = time.monotonic()
             await asyncio.to_thread(broker.stop_broker, data_dir)
-            at_stop = _accepted(sandbox)
+            at_stop = accepted(sandbox)
             await asyncio.sleep(5)
             info = await asyncio.to_thread(broker.start_broker, port=info.port, data_dir=data_dir)
             print(f"\nbroker down for {time.monotonic() - t0:.1f} s at {at_stop} events")
@@ -269,7 +249,7 @@ async def test_broker_outage_worker_stays_calm_and_stops_within_its_timeout(
         await asyncio.to_thread(worker.start)
         assert worker.proc is not None
         try:
-            await _wait_accepted(sandbox, n // 4, [worker], 120)
+            await wait_accepted(sandbox, n // 4, [worker], 120)
             await asyncio.to_thread(broker.stop_broker, data_dir)
             await asyncio.sleep(2)  # connections notice the broker is gone
             lines0, cpu0, t0 = (
@@ -337,7 +317,7 @@ async def test_faulty_graph_api_for_a_whole_run(
         finally:
             assert await asyncio.to_thread(worker.stop) == 0, worker.log_tail()
         records = list(reader.records)
-    faults = _stats(sandbox)["totals"]["faults"]
+    faults = sandbox_stats(sandbox)["totals"]["faults"]
     print(f"\nfaults injected: {faults}; retries={retries:.0f} throttle pauses={throttles:.0f}")
     assert {"http_5xx", "throttle", "hang", "reset"} <= set(faults), faults
     assert retries >= faults["http_5xx"] + faults["hang"] + faults["reset"]
@@ -345,16 +325,6 @@ async def test_faulty_graph_api_for_a_whole_run(
         "graph faults", coords, inputs, records, await sandbox_events(sandbox.url), topics.input
     )
     assert "retries_exhausted" not in counts.failed
-
-
-async def _set_token_invalid(url: str, dataset: str, invalid: bool) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{url}/_sandbox/datasets/{dataset}/token-invalid", json={"invalid": invalid}
-        ) as resp,
-    ):
-        assert resp.status == 200, await resp.text()
 
 
 async def _token_hold(
@@ -374,7 +344,7 @@ async def _token_hold(
     inputs = make_inputs(n, int(time.time()))
     b_ids = {e for e, ds in zip(inputs.event_ids, inputs.datasets, strict=True) if ds == DATASET_B}
     a_count = sum(1 for ds in inputs.datasets if ds == DATASET_A)
-    await _set_token_invalid(sandbox.url, DATASET_B, True)
+    await set_token_invalid(sandbox.url, DATASET_B, True)
     coords = await produce_keyed(bootstrap, topics.input, inputs.values, inputs.keys)
     env = worker_env(
         bootstrap, sandbox.url, topics, extra={"CAPI_GRAPH__CONFIG_RETRY_SECONDS": "0.5"}
@@ -385,12 +355,12 @@ async def _token_hold(
         await asyncio.to_thread(worker.start)
         try:
             deadline = time.monotonic() + flow_timeout_s
-            while _accepted(sandbox, DATASET_A) < a_count:
+            while accepted(sandbox, DATASET_A) < a_count:
                 if time.monotonic() > deadline:
                     m = await asyncio.to_thread(worker.metrics)
                     pytest.fail(
                         f"while {DATASET_B} is held, {DATASET_A} stalled: "
-                        f"{_accepted(sandbox, DATASET_A)} of {a_count} delivered; "
+                        f"{accepted(sandbox, DATASET_A)} of {a_count} delivered; "
                         f"windows pending {m['capi_windows_pending']:.0f}; consumed "
                         f"{m['capi_events_consumed_total{topic=' + topics.input + '}']:.0f} of {n}"
                     )
@@ -398,15 +368,15 @@ async def _token_hold(
             metrics = await asyncio.to_thread(worker.metrics)
             assert metrics[paused % DATASET_B] == 1
             assert metrics[paused % DATASET_A] == 0
-            assert _accepted(sandbox, DATASET_B) == 0
+            assert accepted(sandbox, DATASET_B) == 0
             await asyncio.sleep(3)  # held a while longer: still held, still not failed
-            rejected = _stats(sandbox)["datasets"][DATASET_B]["rejected_requests"]
+            rejected = sandbox_stats(sandbox)["datasets"][DATASET_B]["rejected_requests"]
             assert sum(rejected.values()) >= 3, rejected  # the worker kept probing
             assert (await asyncio.to_thread(worker.metrics))[paused % DATASET_B] == 1
             assert not [
                 r for r in reader.records if r["kind"] == "failure" and r.get("event_id") in b_ids
             ]
-            await _set_token_invalid(sandbox.url, DATASET_B, False)
+            await set_token_invalid(sandbox.url, DATASET_B, False)
             await reader.wait_covered(coords, 90, alive=[worker])
             assert (await asyncio.to_thread(worker.metrics))[paused % DATASET_B] == 0
         finally:
@@ -458,7 +428,7 @@ async def test_memory_stays_bounded_with_a_large_backlog(
     n = 100_000
     inputs = demo_inputs(n, int(time.time()))
     coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
-    await _set_token_invalid(sandbox.url, DATASET_B, True)
+    await set_token_invalid(sandbox.url, DATASET_B, True)
     worker = WorkerProcess(worker_env(kafka_bootstrap, sandbox.url, topics), tmp_path / "w.log")
     bound = WorkerSettings().max_unacked_events
     async with OutcomeReader(kafka_bootstrap, topics) as reader:
@@ -472,7 +442,7 @@ async def test_memory_stays_bounded_with_a_large_backlog(
             held_s = time.monotonic() - t0
             consumed_held = await asyncio.to_thread(worker.metric_sum, "capi_events_consumed_total")
             held_peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
-            await _set_token_invalid(sandbox.url, DATASET_B, False)
+            await set_token_invalid(sandbox.url, DATASET_B, False)
             t1 = time.monotonic()
             await reader.wait_covered(coords, 2400, alive=[worker], stall_s=60)
             drain_s = time.monotonic() - t1
@@ -504,7 +474,7 @@ async def test_large_unacked_messages_are_bounded_in_bytes(
     inputs = make_inputs(n, int(time.time()), invalid_every=0, derived_every=0)
     inputs.values = [v[:-1] + b',"blob":"' + blob.encode() + b'"}' for v in inputs.values]
     coords = await produce_keyed(kafka_bootstrap, topics.input, inputs.values, inputs.keys)
-    await _set_token_invalid(sandbox.url, DATASET_B, True)
+    await set_token_invalid(sandbox.url, DATASET_B, True)
     bound_mib = 48
     env = worker_env(
         kafka_bootstrap,
@@ -522,7 +492,7 @@ async def test_large_unacked_messages_are_bounded_in_bytes(
             await _wait_consumed(worker, 20, stall_s=60)
             consumed_held = await _wait_steady(worker, "capi_events_consumed_total", 10)
             held_peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
-            await _set_token_invalid(sandbox.url, DATASET_B, False)
+            await set_token_invalid(sandbox.url, DATASET_B, False)
             await reader.wait_covered(coords, 900, alive=[worker], stall_s=90)
             peak = (await asyncio.to_thread(rss_kib, pid))[1] / 1024
         finally:

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
@@ -27,6 +26,7 @@ from tests.kafka.harness import (
     free_port,
     produce,
     read_all,
+    set_token_invalid,
     source_coords,
     worker_env,
 )
@@ -178,10 +178,7 @@ async def test_no_pii_or_token_in_logs_metrics_failures_or_exceptions(
     )
     worker = WorkerProcess(env, tmp_path / "w.log")
     coords = await produce(kafka_bootstrap, topics.input, values)
-    async with aiohttp.ClientSession() as session:
-        await session.post(
-            f"{sandbox.url}/_sandbox/datasets/{DATASET_B}/token-invalid", json={"invalid": True}
-        )
+    await set_token_invalid(sandbox.url, DATASET_B, True)
     await asyncio.to_thread(worker.start)
     try:
         want = set(coords[:-1])  # the held dataset's event has no outcome yet
