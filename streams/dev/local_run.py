@@ -37,6 +37,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.dev import broker
 from streams.dev.demo import demo_events
+from streams.dev.processes import free_port
 from streams.dev.run_output import (
     LineWriter,
     failed_by_reason,
@@ -63,12 +64,6 @@ SANDBOX_DATASETS = ("1000000000000001", "1000000000000002")
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "streams.cli", *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: float) -> None:
@@ -117,7 +112,7 @@ def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
     settings = load_settings(config, child_env)
     missing = [d for d in settings.datasets if d.token is None]
     if missing and settings.graph.url == DEFAULT_GRAPH_URL:
-        port = _free_port()
+        port = free_port()
         log("no access token configured: starting the Graph API sandbox ...")
         # The sandbox serves exactly the configured datasets (all with its test token).
         ids = [d.id for d in settings.datasets]
@@ -147,7 +142,7 @@ def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
         log(f"Graph API: {settings.graph.url}")
     child_env.setdefault("CAPI_WORKER__LOG_LEVEL", "WARNING")
     if "CAPI_METRICS__PORT" not in env and _port_busy(settings.metrics.port):
-        child_env["CAPI_METRICS__PORT"] = str(_free_port())
+        child_env["CAPI_METRICS__PORT"] = str(free_port())
     stack.settings = load_settings(config, child_env)
     return stack
 
