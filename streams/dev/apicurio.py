@@ -25,7 +25,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -33,13 +32,15 @@ from pathlib import Path
 
 from streams.dev.broker import MAVEN_DEPENDENCY_PLUGIN, default_cache_dir
 from streams.dev.processes import (
+    LocalProcess,
+    LocalProcessError,
+    choose_port,
+    find_java,
     free_port,
-    log_tail,
-    port_taken,
     recorded,
     spawn_detached,
     stop_recorded,
-    terminate,
+    wait_started,
 )
 
 __all__ = [
@@ -54,21 +55,19 @@ __all__ = [
 ]
 
 DEFAULT_APICURIO_VERSION = "2.6.13.Final"
-_NO_LOG = "(no registry log)"
 
 
-class RegistryError(Exception):
+class RegistryError(LocalProcessError):
     """The local registry could not be fetched, started or stopped; the message says why."""
 
+    what = "registry"
 
-@dataclass(frozen=True)
-class RegistryInfo:
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryInfo(LocalProcess):
     """Where a running local registry is and how to reach it."""
 
-    pid: int
-    port: int
     version: str
-    data_dir: str
     tls_cert: str | None = None  # HTTPS only, with this certificate (PEM)
 
     @property
@@ -214,39 +213,29 @@ def start_registry(
                 f"(pid {running.pid}); stop it first or use another --data-dir"
             )
         return running
-    java = shutil.which("java")
-    if java is None:
-        raise RegistryError("Java ('java') is not on PATH: the registry needs Java 17 or newer.")
-    if port == 0:
-        port = free_port()
-    elif port_taken(port):
-        raise RegistryError(
-            f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
-        )
+    java = find_java(RegistryError)
+    port = choose_port(port, RegistryError)
     jar = fetch_app(version, cache_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "registry.log"
     proc = spawn_detached(_java_command(java, jar, port, heap, tls), log_path, cwd=data_dir)
     cert = str(tls[0].resolve()) if tls is not None else None
-    info = RegistryInfo(proc.pid, port, version, str(data_dir), cert)
-    _state_file(data_dir).write_text(json.dumps(asdict(info)))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            _state_file(data_dir).unlink(missing_ok=True)
-            raise RegistryError(
-                f"the registry exited with code {proc.returncode} during start-up; "
-                f"last lines of {log_path}:\n{log_tail(log_path, missing=_NO_LOG)}"
-            )
-        if _ready(info):
-            return info
-        time.sleep(0.5)
-    terminate(proc.pid, grace_s=10)
-    _state_file(data_dir).unlink(missing_ok=True)
-    raise RegistryError(
-        f"the registry was not ready on 127.0.0.1:{port} within {timeout_s:.0f} s; "
-        f"last lines of {log_path}:\n{log_tail(log_path, missing=_NO_LOG)}"
+    info = RegistryInfo(
+        pid=proc.pid, port=port, data_dir=str(data_dir), version=version, tls_cert=cert
     )
+    state = _state_file(data_dir)
+    state.write_text(json.dumps(asdict(info)))
+    wait_started(
+        proc,
+        lambda: _ready(info),
+        error=RegistryError,
+        state=state,
+        log=log_path,
+        not_ready=f"was not ready on 127.0.0.1:{port}",
+        timeout_s=timeout_s,
+        poll_s=0.5,
+    )
+    return info
 
 
 def stop_registry(data_dir: Path | None = None, grace_s: float = 20.0) -> RegistryInfo | None:

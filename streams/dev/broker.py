@@ -26,20 +26,22 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from streams.dev import broker_security
 from streams.dev.processes import (
+    LocalProcess,
+    LocalProcessError,
+    choose_port,
+    find_java,
     free_port,
-    log_tail,
     port_taken,
     recorded,
     spawn_detached,
     stop_recorded,
-    terminate,
+    wait_started,
 )
 
 __all__ = [
@@ -85,19 +87,18 @@ _LOG4J2_FOR_KAFKA = {
 _LOG4J2_FALLBACK = "2.25.4"
 
 
-class BrokerError(Exception):
+class BrokerError(LocalProcessError):
     """The local broker could not be fetched, started or stopped; the message says why."""
 
+    what = "broker"
 
-@dataclass(frozen=True)
-class BrokerInfo:
-    """Where a running local broker is and how to reach it."""
 
-    pid: int
-    port: int
+@dataclass(frozen=True, kw_only=True)
+class BrokerInfo(LocalProcess):
+    """Where a running local broker is and how to reach it (`port`: PLAINTEXT)."""
+
     controller_port: int
     kafka_version: str
-    data_dir: str
     listeners: dict[str, int] = field(default_factory=dict)  # secured: mode -> port
 
     @property
@@ -272,10 +273,6 @@ def status(data_dir: Path | None = None) -> BrokerInfo | None:
     return recorded(_state_file(data_dir or default_data_dir()), BrokerInfo)
 
 
-def _log_tail(path: Path) -> str:
-    return log_tail(path, missing="(no broker log)")
-
-
 def start_broker(
     *,
     port: int = 9092,
@@ -298,9 +295,7 @@ def start_broker(
                 f"(pid {running.pid}); stop it first or use another --data-dir"
             )
         return running
-    java = shutil.which("java")
-    if java is None:
-        raise BrokerError("Java ('java') is not on PATH: the broker needs Java 17 or newer.")
+    java = find_java(BrokerError)
     port, secured, controller_port = _ports(port, security)
     libs = fetch_jars(kafka_version, cache_dir)
     sec = _prepare_security(data_dir) if security else None
@@ -329,21 +324,33 @@ def start_broker(
         str(properties),
     ]
     proc = spawn_detached(command, broker_log)
-    info = BrokerInfo(proc.pid, port, controller_port, kafka_version, str(data_dir), secured)
-    _state_file(data_dir).write_text(json.dumps(asdict(info)))
-    _wait_ready(proc, info, broker_log, timeout_s)
+    info = BrokerInfo(
+        pid=proc.pid,
+        port=port,
+        data_dir=str(data_dir),
+        controller_port=controller_port,
+        kafka_version=kafka_version,
+        listeners=secured,
+    )
+    state = _state_file(data_dir)
+    state.write_text(json.dumps(asdict(info)))
+    wait_started(
+        proc,
+        lambda: _accepts(port),
+        error=BrokerError,
+        state=state,
+        log=broker_log,
+        not_ready=f"did not accept connections on 127.0.0.1:{port}",
+        timeout_s=timeout_s,
+        poll_s=0.2,
+    )
     return info
 
 
 def _ports(port: int, security: tuple[str, ...]) -> tuple[int, dict[str, int], int]:
     """(the PLAINTEXT port, the secured listeners' ports, a free controller port); port 0
     picks free ones."""
-    if port == 0:
-        port = free_port()
-    elif port_taken(port):
-        raise BrokerError(
-            f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)"
-        )
+    port = choose_port(port, BrokerError)
     secured = _secured_ports(port, security)
     controller_port = free_port()
     while controller_port in {port, *secured.values()}:
@@ -417,30 +424,6 @@ def _format_storage(
         raise BrokerError(f"formatting KRaft storage in {log_dirs} failed:\n{output}")
     if sec is not None:
         scram_marker.write_text("SCRAM-SHA-256,SCRAM-SHA-512\n")
-
-
-def _wait_ready(
-    proc: subprocess.Popen[bytes], info: BrokerInfo, broker_log: Path, timeout_s: float
-) -> None:
-    """Return once the broker accepts connections; stop it and raise if it does not."""
-    data_dir = Path(info.data_dir)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            _state_file(data_dir).unlink(missing_ok=True)
-            raise BrokerError(
-                f"the broker exited with code {proc.returncode} during start-up; "
-                f"last lines of {broker_log}:\n{_log_tail(broker_log)}"
-            )
-        if _accepts(info.port):
-            return
-        time.sleep(0.2)
-    terminate(proc.pid, grace_s=10)
-    _state_file(data_dir).unlink(missing_ok=True)
-    raise BrokerError(
-        f"the broker did not accept connections on 127.0.0.1:{info.port} within "
-        f"{timeout_s:.0f} s; last lines of {broker_log}:\n{_log_tail(broker_log)}"
-    )
 
 
 def stop_broker(data_dir: Path | None = None, grace_s: float = 30.0) -> BrokerInfo | None:

@@ -1,7 +1,8 @@
-"""Local helper processes (broker, registry): ports, pids, state files, log tails.
+"""Local helper processes (broker, registry): ports, pids, state files, start-up, log tails.
 
 Shared by `streams.dev.broker` and `streams.dev.apicurio`: each starts one detached Java
-process, records it in a JSON state file in its data directory and stops it by pid.
+process, waits until it is ready, records it in a JSON state file in its data directory and
+stops it by pid.
 """
 
 from __future__ import annotations
@@ -9,15 +10,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 __all__ = [
+    "LocalProcess",
+    "LocalProcessError",
+    "choose_port",
+    "find_java",
     "free_port",
     "log_tail",
     "pid_alive",
@@ -27,7 +34,24 @@ __all__ = [
     "spawn_detached",
     "stop_recorded",
     "terminate",
+    "wait_started",
 ]
+
+
+class LocalProcessError(Exception):
+    """A local helper process could not be fetched, started or stopped; the message says why.
+    `what` names the process in the messages ("the broker exited ...")."""
+
+    what: ClassVar[str] = "process"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalProcess:
+    """A running local helper process: its pid, its port on 127.0.0.1 and its data dir."""
+
+    pid: int
+    port: int
+    data_dir: str
 
 
 class _Recorded(Protocol):
@@ -66,6 +90,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def choose_port(port: int, error: type[LocalProcessError]) -> int:
+    """`port`, or a free one when it is 0; `error` when a listener holds it."""
+    if port == 0:
+        return free_port()
+    if port_taken(port):
+        raise error(f"port {port} on 127.0.0.1 is taken; choose another with --port (0 = any)")
+    return port
+
+
+def find_java(error: type[LocalProcessError]) -> str:
+    """The `java` on PATH; `error` naming what needs it when there is none."""
+    java = shutil.which("java")
+    if java is None:
+        raise error(f"Java ('java') is not on PATH: the {error.what} needs Java 17 or newer.")
+    return java
 
 
 def port_taken(port: int) -> bool:
@@ -109,6 +150,41 @@ def stop_recorded(info: _Recorded | None, state: Path, grace_s: float) -> None:
     if info is not None:
         terminate(info.pid, grace_s)
     state.unlink(missing_ok=True)
+
+
+def wait_started(
+    proc: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    *,
+    error: type[LocalProcessError],
+    state: Path,
+    log: Path,
+    not_ready: str,
+    timeout_s: float,
+    poll_s: float,
+) -> None:
+    """Return once `ready()` holds. When the process exits first, or is not ready within
+    `timeout_s` (it is stopped then), forget its `state` file and raise `error` with the last
+    lines of its `log`; `not_ready` says what it did not do in time."""
+    missing = f"(no {error.what} log)"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            reap(proc.pid)
+            state.unlink(missing_ok=True)
+            raise error(
+                f"the {error.what} exited with code {proc.returncode} during start-up; "
+                f"last lines of {log}:\n{log_tail(log, missing=missing)}"
+            )
+        if ready():
+            return
+        time.sleep(poll_s)
+    terminate(proc.pid, grace_s=10)
+    state.unlink(missing_ok=True)
+    raise error(
+        f"the {error.what} {not_ready} within {timeout_s:.0f} s; "
+        f"last lines of {log}:\n{log_tail(log, missing=missing)}"
+    )
 
 
 def log_tail(path: Path, lines: int = 25, missing: str = "(no log)") -> str:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from streams.dev import processes
 
 
@@ -67,3 +69,61 @@ def test_a_detached_child_is_kept_and_waited_through_its_handle(tmp_path: Path) 
     assert handle.returncode == -signal.SIGTERM
     assert pid not in processes._children
     assert not processes.pid_alive(pid)
+
+
+class _Error(processes.LocalProcessError):
+    what = "helper"
+
+
+def test_wait_started_reports_an_early_exit_with_the_log_tail(tmp_path: Path) -> None:
+    log, state = tmp_path / "h.log", tmp_path / "h.json"
+    state.write_text("{}")
+    code = "import sys; print('bad config', flush=True); sys.exit(3)"
+    proc = processes.spawn_detached([sys.executable, "-c", code], log)
+    early = r"(?s)the helper exited with code 3 during start-up; .*h\.log:\nbad config"
+    with pytest.raises(_Error, match=early):
+        processes.wait_started(
+            proc,
+            lambda: False,
+            error=_Error,
+            state=state,
+            log=log,
+            not_ready="x",
+            timeout_s=60,
+            poll_s=0.05,
+        )
+    assert not state.exists() and proc.pid not in processes._children
+
+
+def test_wait_started_stops_a_process_not_ready_in_time(tmp_path: Path) -> None:
+    log, state = tmp_path / "h.log", tmp_path / "h.json"
+    state.write_text("{}")
+    proc = processes.spawn_detached([sys.executable, "-c", "import time; time.sleep(120)"], log)
+    checks: list[float] = []
+    late = r"(?s)the helper never listened within 1 s; .*absent\.log:\n\(no helper log\)"
+    with pytest.raises(_Error, match=late):
+        processes.wait_started(
+            proc,
+            lambda: bool(checks.append(time.monotonic())),
+            error=_Error,
+            state=state,
+            log=tmp_path / "absent.log",
+            not_ready="never listened",
+            timeout_s=1,
+            poll_s=0.05,
+        )
+    assert len(checks) > 1 and not state.exists()
+    assert proc.returncode == -signal.SIGTERM and not processes.pid_alive(proc.pid)
+
+
+def test_choose_port_and_find_java_name_what_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(_Error, match=f"port {port} on 127.0.0.1 is taken; choose another"):
+            processes.choose_port(port, _Error)
+    assert processes.choose_port(0, _Error) > 0
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(_Error, match=r"\('java'\) is not on PATH: the helper needs Java 17"):
+        processes.find_java(_Error)
