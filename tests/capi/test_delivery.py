@@ -725,7 +725,9 @@ async def test_clean_delivery_logs_summary_only_at_debug(
 ) -> None:
     caplog.set_level(logging.INFO, logger="streams.capi.delivery")
     await make(client).deliver(DS, events(3))
-    assert caplog.records == []
+    # Our records only: whether the fake Graph server's access log (aiohttp.access, INFO)
+    # is captured too depends on the root logger's level, which this test does not own.
+    assert [r for r in caplog.records if r.name.startswith("streams.")] == []
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,22 @@ import io
 import json
 import logging
 import logging.config
+from collections.abc import Iterator
 
 import pytest
 
 from streams.observability.logging import LibraryLogFilter, logging_config, redact
 
 TOKEN = "EAABsbCS1iHgBAKZCZBx0sLsecretTOKEN123"
+
+
+@pytest.fixture(autouse=True)
+def _root_level_restored() -> Iterator[None]:
+    """logging_config sets the root logger's level; later tests get it back as it was."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.mark.parametrize(
