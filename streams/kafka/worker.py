@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 import faust
 import mode.loop
@@ -20,12 +21,13 @@ from streams.kafka.app import create_app
 from streams.kafka.failstop import EXIT_WINDOW_FAILED, FailStop
 from streams.kafka.topics import ensure_topics
 from streams.kafka_connection.clients import kafka_secrets
+from streams.kafka_connection.oauth import fetched_tokens
 from streams.kafka_connection.preflight import check_connection
 from streams.observability.health import Health, start_metrics_server
 from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
 
-__all__ = ["EXIT_ABANDONED", "EXIT_WINDOW_FAILED", "check_ready", "run_worker"]
+__all__ = ["EXIT_ABANDONED", "EXIT_WINDOW_FAILED", "check_ready", "run_worker", "worker_logging"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,15 @@ def use_uvloop() -> bool:
     return True
 
 
+def worker_logging(settings: Settings) -> dict[str, Any]:
+    """The worker's logging config: the redaction hides the datasets' tokens, the `[kafka]`
+    secrets and the OAuth tokens the Kafka clients fetch while it runs."""
+    secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
+    secrets += [s.reveal() for s in kafka_secrets(settings.kafka)]
+    w = settings.worker
+    return logging_config(w.log_level, w.log_format, secrets, later=fetched_tokens)
+
+
 def run_worker(settings: Settings) -> int:
     """Start metrics, then the faust worker in the foreground until SIGTERM/SIGINT."""
     check_ready(settings)
@@ -133,14 +144,10 @@ def run_worker(settings: Settings) -> int:
     # mode's signal types spell receivers as a union mypy cannot match a method against.
     app.on_partitions_assigned.connect(health.on_partitions_assigned)  # type: ignore[arg-type]
     app.on_before_shutdown.connect(health.on_before_shutdown)  # type: ignore[arg-type]
-    secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
-    secrets += [s.reveal() for s in kafka_secrets(settings.kafka)]
     worker = _Worker(
         app,
         loglevel=settings.worker.log_level,
-        logging_config=logging_config(
-            settings.worker.log_level, settings.worker.log_format, secrets
-        ),
+        logging_config=worker_logging(settings),
         quiet=True,
         redirect_stdouts=False,
     )

@@ -9,7 +9,8 @@ else the token's own `exp` claim. When a refresh fails while the kept token is s
 the kept one is used and the refresh is tried again on the next call.
 
 Neither the client secret nor a token is ever logged or put into an exception message;
-errors name the `[kafka]` key to fix.
+errors name the `[kafka]` key to fix. The last few tokens fetched in this process are kept
+for the worker's log redaction (`fetched_tokens`), a backstop should a library log one.
 """
 
 from __future__ import annotations
@@ -29,12 +30,26 @@ from aiokafka.abc import AbstractTokenProvider
 
 from streams.settings import Secret
 
-__all__ = ["OAuthTokenError", "OidcTokenProvider"]
+__all__ = ["OAuthTokenError", "OidcTokenProvider", "fetched_tokens"]
 
 logger = logging.getLogger(__name__)
 
 REFRESH_FACTOR = 0.8
 DEFAULT_LIFETIME_S = 60.0  # neither expires_in nor exp: ask again after a minute
+KEPT_TOKENS = 8  # fetched tokens kept for the log redaction; older ones expired long ago
+
+# Replaced whole (never changed in place): the logging threads read it without a lock.
+_fetched: tuple[str, ...] = ()
+
+
+def fetched_tokens() -> tuple[str, ...]:
+    """The access tokens fetched in this process, the last KEPT_TOKENS (for log redaction)."""
+    return _fetched
+
+
+def _remember(token: str) -> None:
+    global _fetched
+    _fetched = (*_fetched, token)[-KEPT_TOKENS:]
 
 
 class OAuthTokenError(Exception):
@@ -148,6 +163,7 @@ class OidcTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
             exp = _jwt_exp(token)
             lifetime = exp - now if exp is not None else DEFAULT_LIFETIME_S
         lifetime = max(lifetime, 1.0)
+        _remember(token)
         self._token = Secret(token)
         self._expires_at = now + lifetime
         self._refresh_at = now + lifetime * REFRESH_FACTOR

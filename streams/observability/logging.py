@@ -64,26 +64,33 @@ def _ipv6(match: re.Match[str]) -> str:
 
 
 class RedactionFilter(logging.Filter):
-    """Redacts every record in place (message, args and exception text)."""
+    """Redacts every record in place (message, args and exception text). `secrets` are known
+    at start; `later` gives those obtained while running (OAuth tokens), asked per record."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self, secrets: Iterable[str] = (), later: Callable[[], Iterable[str]] | None = None
+    ) -> None:
         super().__init__()
         self._secrets = tuple(s for s in secrets if s)
+        self._later = later
 
     def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self._secrets
+        if self._later is not None:
+            secrets += tuple(s for s in self._later() if s)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a broken format string must not hide the record
             message = str(record.msg)
-        record.msg = redact(message, self._secrets)
+        record.msg = redact(message, secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text, self._secrets)
+            record.exc_text = redact(record.exc_text, secrets)
         record.exc_info = None
         if record.stack_info:
-            record.stack_info = redact(record.stack_info, self._secrets)
+            record.stack_info = redact(record.stack_info, secrets)
         return True
 
 
@@ -216,8 +223,14 @@ class JsonFormatter(logging.Formatter):
 _TEXT_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
-def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[str, Any]:
-    """A logging.config.dictConfig for the worker: one stderr handler, redacted."""
+def logging_config(
+    level: str,
+    fmt: str,
+    secrets: Iterable[str] = (),
+    later: Callable[[], Iterable[str]] | None = None,
+) -> dict[str, Any]:
+    """A logging.config.dictConfig for the worker: one stderr handler, redacted (`secrets`,
+    and those `later` gives while running: see RedactionFilter)."""
     formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": _TEXT_FORMAT}
     return {
         "version": 1,
@@ -225,7 +238,7 @@ def logging_config(level: str, fmt: str, secrets: Iterable[str] = ()) -> dict[st
         "filters": {
             "startup": {"()": StartupNoiseFilter},
             "library": {"()": LibraryLogFilter},
-            "redact": {"()": RedactionFilter, "secrets": list(secrets)},
+            "redact": {"()": RedactionFilter, "secrets": list(secrets), "later": later},
             "long": {"()": LongLineFilter},
         },
         "formatters": {"main": formatter},

@@ -9,7 +9,12 @@ import logging
 import pytest
 from aiohttp import web
 
-from streams.kafka_connection.oauth import OAuthTokenError, OidcTokenProvider
+from streams.kafka_connection.oauth import (
+    KEPT_TOKENS,
+    OAuthTokenError,
+    OidcTokenProvider,
+    fetched_tokens,
+)
 from streams.settings import Secret
 from tests.capi.fake_server import serve
 from tests.kafka.secure import CLIENT_ID, CLIENT_SECRET, token_server, unsecured_jws
@@ -111,3 +116,14 @@ async def test_the_client_authenticates_with_http_basic_and_the_client_credentia
         with pytest.raises(OAuthTokenError, match="refused the client credentials"):
             await _provider(server.url, Clock(), secret="wrong").token()
     assert server.refused == 1
+
+
+async def test_the_last_tokens_fetched_are_kept_for_the_log_redaction() -> None:
+    clock = Clock()
+    async with token_server(lifetime_s=10) as server:
+        provider = _provider(server.url, clock)
+        for _ in range(KEPT_TOKENS + 2):
+            await provider.token()
+            assert fetched_tokens()[-1] == server.issued[-1]
+            clock.now += 9  # past 80% of the lifetime: the next call fetches a new one
+    assert fetched_tokens() == tuple(server.issued[-KEPT_TOKENS:])

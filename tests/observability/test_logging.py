@@ -72,6 +72,24 @@ def test_configured_logging_redacts_messages_args_and_exceptions(fmt: str) -> No
     logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
 
 
+def test_secrets_obtained_later_are_redacted_from_then_on() -> None:
+    stream = io.StringIO()
+    later: list[str] = []
+    config = logging_config("INFO", "text", secrets=["known-at-start"], later=lambda: later)
+    config["handlers"]["stderr"]["stream"] = stream
+    logging.config.dictConfig(config)
+    log = logging.getLogger("aiokafka.conn")
+    try:
+        log.warning("token %s", "fetched-while-running")
+        later.append("fetched-while-running")
+        log.warning("token %s, secret %s", "fetched-while-running", "known-at-start")
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    before, after = stream.getvalue().splitlines()
+    assert before.endswith("token fetched-while-running")  # not a secret yet
+    assert after.endswith("token ***, secret ***")
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 0.0
