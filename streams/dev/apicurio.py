@@ -20,14 +20,13 @@ Version 2.6.13.Final is the default: it runs on Java 17. The 3.x builds on Maven
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from streams.dev.broker import MAVEN_DEPENDENCY_PLUGIN, default_cache_dir
@@ -37,10 +36,10 @@ from streams.dev.processes import (
     choose_port,
     find_java,
     free_port,
+    record_and_wait,
     recorded,
     spawn_detached,
     stop_recorded,
-    wait_started,
 )
 
 __all__ = [
@@ -223,13 +222,12 @@ def start_registry(
     info = RegistryInfo(
         pid=proc.pid, port=port, data_dir=str(data_dir), version=version, tls_cert=cert
     )
-    state = _state_file(data_dir)
-    state.write_text(json.dumps(asdict(info)))
-    wait_started(
+    record_and_wait(
         proc,
+        info,
         lambda: _ready(info),
         error=RegistryError,
-        state=state,
+        state=_state_file(data_dir),
         log=log_path,
         not_ready=f"was not ready on 127.0.0.1:{port}",
         timeout_s=timeout_s,

@@ -21,13 +21,12 @@ the PLAINTEXT one, which the broker keeps for itself (inter-broker and controlle
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import socket
 import subprocess
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.dev import broker_security
@@ -38,10 +37,10 @@ from streams.dev.processes import (
     find_java,
     free_port,
     port_taken,
+    record_and_wait,
     recorded,
     spawn_detached,
     stop_recorded,
-    wait_started,
 )
 
 __all__ = [
@@ -332,13 +331,12 @@ def start_broker(
         kafka_version=kafka_version,
         listeners=secured,
     )
-    state = _state_file(data_dir)
-    state.write_text(json.dumps(asdict(info)))
-    wait_started(
+    record_and_wait(
         proc,
+        info,
         lambda: _accepts(port),
         error=BrokerError,
-        state=state,
+        state=_state_file(data_dir),
         log=broker_log,
         not_ready=f"did not accept connections on 127.0.0.1:{port}",
         timeout_s=timeout_s,

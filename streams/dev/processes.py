@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol, TypeVar
 
@@ -30,11 +30,11 @@ __all__ = [
     "pid_alive",
     "port_taken",
     "reap",
+    "record_and_wait",
     "recorded",
     "spawn_detached",
     "stop_recorded",
     "terminate",
-    "wait_started",
 ]
 
 
@@ -152,8 +152,9 @@ def stop_recorded(info: _Recorded | None, state: Path, grace_s: float) -> None:
     state.unlink(missing_ok=True)
 
 
-def wait_started(
+def record_and_wait(
     proc: subprocess.Popen[bytes],
+    info: LocalProcess,
     ready: Callable[[], bool],
     *,
     error: type[LocalProcessError],
@@ -163,9 +164,11 @@ def wait_started(
     timeout_s: float,
     poll_s: float,
 ) -> None:
-    """Return once `ready()` holds. When the process exits first, or is not ready within
-    `timeout_s` (it is stopped then), forget its `state` file and raise `error` with the last
-    lines of its `log`; `not_ready` says what it did not do in time."""
+    """Record `info` (the started `proc`) in the JSON file `state`, then return once `ready()`
+    holds. When the process exits first, or is not ready within `timeout_s` (it is stopped
+    then), forget `state` and raise `error` with the last lines of its `log`; `not_ready` says
+    what it did not do in time."""
+    state.write_text(json.dumps(asdict(info)))
     missing = f"(no {error.what} log)"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

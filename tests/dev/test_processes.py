@@ -71,19 +71,24 @@ def test_a_detached_child_is_kept_and_waited_through_its_handle(tmp_path: Path) 
     assert not processes.pid_alive(pid)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Started(processes.LocalProcess):
+    pass
+
+
 class _Error(processes.LocalProcessError):
     what = "helper"
 
 
-def test_wait_started_reports_an_early_exit_with_the_log_tail(tmp_path: Path) -> None:
+def test_record_and_wait_reports_an_early_exit_with_the_log_tail(tmp_path: Path) -> None:
     log, state = tmp_path / "h.log", tmp_path / "h.json"
-    state.write_text("{}")
     code = "import sys; print('bad config', flush=True); sys.exit(3)"
     proc = processes.spawn_detached([sys.executable, "-c", code], log)
     early = r"(?s)the helper exited with code 3 during start-up; .*h\.log:\nbad config"
     with pytest.raises(_Error, match=early):
-        processes.wait_started(
+        processes.record_and_wait(
             proc,
+            _Started(pid=proc.pid, port=1, data_dir=str(tmp_path)),
             lambda: False,
             error=_Error,
             state=state,
@@ -95,16 +100,16 @@ def test_wait_started_reports_an_early_exit_with_the_log_tail(tmp_path: Path) ->
     assert not state.exists() and proc.pid not in processes._children
 
 
-def test_wait_started_stops_a_process_not_ready_in_time(tmp_path: Path) -> None:
+def test_record_and_wait_records_then_stops_a_process_not_ready_in_time(tmp_path: Path) -> None:
     log, state = tmp_path / "h.log", tmp_path / "h.json"
-    state.write_text("{}")
     proc = processes.spawn_detached([sys.executable, "-c", "import time; time.sleep(120)"], log)
-    checks: list[float] = []
+    recorded: list[object] = []  # what the state file held at each readiness check
     late = r"(?s)the helper never listened within 1 s; .*absent\.log:\n\(no helper log\)"
     with pytest.raises(_Error, match=late):
-        processes.wait_started(
+        processes.record_and_wait(
             proc,
-            lambda: bool(checks.append(time.monotonic())),
+            _Started(pid=proc.pid, port=1, data_dir=str(tmp_path)),
+            lambda: bool(recorded.append(json.loads(state.read_text()))),
             error=_Error,
             state=state,
             log=tmp_path / "absent.log",
@@ -112,7 +117,8 @@ def test_wait_started_stops_a_process_not_ready_in_time(tmp_path: Path) -> None:
             timeout_s=1,
             poll_s=0.05,
         )
-    assert len(checks) > 1 and not state.exists()
+    assert len(recorded) > 1 and not state.exists()
+    assert recorded[0] == {"pid": proc.pid, "port": 1, "data_dir": str(tmp_path)}
     assert proc.returncode == -signal.SIGTERM and not processes.pid_alive(proc.pid)
 
 
