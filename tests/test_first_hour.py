@@ -45,8 +45,9 @@ class Output:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for line in iter(proc.stdout.readline, b""):
-            self.chunks.append(line)
+        with proc.stdout:  # closed here once the child's output ends (no ResourceWarning)
+            for line in iter(proc.stdout.readline, b""):
+                self.chunks.append(line)
 
     @property
     def raw(self) -> bytes:
