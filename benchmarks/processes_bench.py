@@ -4,7 +4,7 @@ Each run gets a fresh 4-partition topic filled with the same demo events (same s
 `capi-streams worker` (`--processes 1`: no supervisor) or `--processes 2` (a supervisor and
 two workers) consumes it to the end against the sandbox. Reported per run: events/s from the
 first consumed event to the last outcome, and CPU-seconds per 1,000 events of every process
-of the command (for `--processes 2`: the supervisor and both workers, from /proc). Rounds
+of the command (for `--processes 2`: the supervisor and both workers, rig.tree_cpu_s). Rounds
 alternate 1, 2, 1, 2, ... so machine load drifts over both alike.
 
     .venv/bin/python benchmarks/processes_bench.py --events 60000 --rounds 2
@@ -18,34 +18,13 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import time
 from typing import Any
 
-import orjson
-from rig import ROOT, Rig, fill
+from rig import Rig, conditions, fill, tree_cpu_s, write_result
 
 from tests.kafka.harness import Topics, WorkerProcess, worker_env
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().split(") ", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree(pid: int) -> list[int]:
-    """`pid` and its direct children (the supervisor's workers)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [pid, *(int(p) for p in f.read().split())]
-    except OSError:
-        return [pid]
 
 
 def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
@@ -65,14 +44,11 @@ def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
     sup.start()
     assert sup.proc is not None
     first = None
-    seen: dict[int, float] = {}
     try:
         while True:
             time.sleep(1.0)
             if sup.proc.poll() is not None:
                 raise RuntimeError(sup.log_tail())
-            for pid in tree(sup.proc.pid):  # CPU of every process of the command so far
-                seen[pid] = max(seen.get(pid, 0.0), cpu_s(pid))
             consumed = sup.metric_sum("capi_events_consumed_total")
             done = sup.metric_sum("capi_events_delivered_total") + sup.metric_sum(
                 "capi_events_failed_total"
@@ -82,11 +58,9 @@ def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
             if done >= n:
                 break
         elapsed = time.monotonic() - (first or time.monotonic())
-        for pid in tree(sup.proc.pid):
-            seen[pid] = max(seen.get(pid, 0.0), cpu_s(pid))
+        total_cpu = tree_cpu_s(sup.proc.pid)  # the command's processes, before they stop
     finally:
         sup.stop()
-    total_cpu = sum(seen.values())
     return {
         "processes": processes,
         "events_per_s": round(n / elapsed),
@@ -128,13 +102,10 @@ def main() -> None:
         "speedup_events_per_s": round(
             median(args.processes, "events_per_s") / median(1, "events_per_s"), 2
         ),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores",
-        "python": platform.python_version(),
+        "conditions": conditions(),
     }
     print(json.dumps(result, indent=2))
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "processes.json").write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    write_result("processes", result)
 
 
 if __name__ == "__main__":
