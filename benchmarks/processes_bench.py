@@ -27,6 +27,13 @@ from rig import Rig, conditions, fill, tree_cpu_s, write_result
 from tests.kafka.harness import Topics, WorkerProcess, worker_env
 
 
+def own_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the process alone (not its children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
     topics = Topics.unique(f"bench-{label}", f"bench-{label}-{int(time.time())}", partitions=4)
     asyncio.run(fill(rig.bootstrap, topics, n, seed=11))
@@ -49,16 +56,20 @@ def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
             time.sleep(1.0)
             if sup.proc.poll() is not None:
                 raise RuntimeError(sup.log_tail())
-            consumed = sup.metric_sum("capi_events_consumed_total")
-            done = sup.metric_sum("capi_events_delivered_total") + sup.metric_sum(
-                "capi_events_failed_total"
-            )
+            scrape = sup.metrics()  # one scrape a second: scraping costs CPU too
+
+            def total(name: str, scrape: dict[str, float] = scrape) -> float:
+                return sum(v for k, v in scrape.items() if k == name or k.startswith(name + "{"))
+
+            consumed = total("capi_events_consumed_total")
+            done = total("capi_events_delivered_total") + total("capi_events_failed_total")
             if consumed > 0 and first is None:
                 first = time.monotonic()
             if done >= n:
                 break
         elapsed = time.monotonic() - (first or time.monotonic())
         total_cpu = tree_cpu_s(sup.proc.pid)  # the command's processes, before they stop
+        own_cpu = own_cpu_s(sup.proc.pid)
     finally:
         sup.stop()
     return {
@@ -66,6 +77,8 @@ def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
         "events_per_s": round(n / elapsed),
         "cpu_s_per_1000_events": round(total_cpu / n * 1000, 3),
         "cpu_s": round(total_cpu, 1),
+        # the supervisor alone (its merged /metrics, the probes); with 1: the worker itself
+        "supervisor_cpu_s": round(own_cpu, 1) if processes > 1 else None,
         "elapsed_s": round(elapsed, 1),
         "load_avg_1m": round(os.getloadavg()[0], 1),
     }
@@ -95,9 +108,9 @@ def main() -> None:
         "partitions": 4,
         "sandbox_latency_ms": f"{args.latency_ms}±{args.latency_jitter_ms}",
         "runs": runs,
-        "median_events_per_s": {p: median(p, "events_per_s") for p in (1, args.processes)},
+        "median_events_per_s": {str(p): median(p, "events_per_s") for p in (1, args.processes)},
         "median_cpu_s_per_1000_events": {
-            p: median(p, "cpu_s_per_1000_events") for p in (1, args.processes)
+            str(p): median(p, "cpu_s_per_1000_events") for p in (1, args.processes)
         },
         "speedup_events_per_s": round(
             median(args.processes, "events_per_s") / median(1, "events_per_s"), 2
