@@ -451,8 +451,10 @@ async def test_worker_never_writes_the_token_anywhere(
                 coords = await produce_keyed(
                     kafka_bootstrap, topics.input, inputs.values, inputs.keys
                 )
-                await asyncio.sleep(3)
-                metrics_held = await asyncio.to_thread(worker.metrics)
+                # Held once the worker has tried dataset B (polled: a loaded machine is slow).
+                metrics_held = await _await_metric(
+                    worker, f"capi_dataset_paused{{dataset={DATASET_B}}}", 1, 120
+                )
                 sandbox.state.faults.set_token_invalid(DATASET_B, False)
                 await reader.wait_covered(coords, 120, alive=[worker])
                 metrics_text = orjson.dumps(await asyncio.to_thread(worker.metrics)).decode()
@@ -477,3 +479,16 @@ async def test_worker_never_writes_the_token_anywhere(
     for path in datadir.rglob("*") if datadir.exists() else ():
         if path.is_file():
             _assert_clean(path.read_bytes().decode(errors="replace"), str(path))
+
+
+async def _await_metric(
+    worker: WorkerProcess, name: str, value: float, timeout_s: float
+) -> dict[str, float]:
+    """The worker's metrics once `name` reads `value` (or the last read at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metrics = await asyncio.to_thread(worker.metrics)
+        if metrics.get(name) == value or time.monotonic() > deadline:
+            return metrics
+        assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
+        await asyncio.sleep(0.5)
