@@ -33,7 +33,7 @@ from typing import Any, Final
 from streams.domain.hashing import sha256_hex
 from streams.domain.memo import Memo
 from streams.domain.privacy.keys import KeyKind, KeyRules
-from streams.domain.privacy.patterns import PiiFinder, finder
+from streams.domain.privacy.patterns import Found, PiiFinder, finder
 from streams.domain.privacy.urls import guard_url, looks_like_url, plainly_clean
 from streams.domain.privacy.values import GuardAction, hash_matches, personal_value
 
@@ -93,7 +93,7 @@ class PiiPolicy:
 MAX_DEPTH: Final = 5
 PHONE_PARSE_BUDGET: Final = 200
 """Phone-shaped runs one event may have checked by `phonenumbers` (~0.1-0.5 ms each); past it,
-texts with phone-shaped runs count as personal without a check (see `_Walker._unchecked`)."""
+texts with phone-shaped runs count as personal without a check (see `_Walker._matches`)."""
 HASHED_ALWAYS: Final = frozenset(
     {
         "event_name",
@@ -128,6 +128,7 @@ _SKIPPED: Final = frozenset(
 )
 _SAFE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _REMOVED: Final = object()
+_NO_SKIP: Final[frozenset[str]] = frozenset()
 _MIN_TEXT: Final = 6  # shorter text holds neither an e-mail address nor a phone number
 # What a key is (`_KeyInfo[0]`):
 _PLAIN: Final = 0
@@ -216,7 +217,7 @@ class _Walker:
 
     __slots__ = (
         "_country",
-        "_find",
+        "_find_within",
         "_hash",
         "_keys_seen",
         "_memo",
@@ -235,7 +236,7 @@ class _Walker:
         self._memo = policy.memo
         self._keys_seen = policy.memo.keys.current  # the memo's current generation (hot path)
         self._texts_seen = policy.memo.finder.seen  # same, for the texts' matches
-        self._find = policy.memo.finder.find
+        self._find_within = policy.memo.finder.find_within
         self._hash = policy.mode is GuardMode.HASH
         self._country = policy.country
         self._year = current_year
@@ -243,18 +244,20 @@ class _Walker:
         self._unchecked_any = False
         self.guarded: list[Guarded] = []
 
-    def _unchecked(self, text: str) -> bool:
-        """True when `text` would need phone checks past this event's budget: it then counts
-        as personal without them (dropped, or hashed whole), so one event full of distinct
-        phone-shaped values cannot hold the worker for seconds."""
-        candidates = self._memo.finder.phone_candidates(text)
-        if not candidates:
-            return False
-        if self._parses + candidates > PHONE_PARSE_BUDGET:
+    def _matches(self, text: str) -> tuple[Found, ...] | None:
+        """The e-mail addresses and phone numbers in `text`; None when `text` would need phone
+        checks past this event's budget: it then counts as personal without them (dropped,
+        or hashed whole), so one event full of distinct phone-shaped values cannot hold the
+        worker for seconds."""
+        known = self._texts_seen.get(text)
+        if known is not None:
+            return known
+        runs, found = self._find_within(text, PHONE_PARSE_BUDGET - self._parses)
+        if found is None:
             self._unchecked_any = True
-            return True
-        self._parses += candidates
-        return False
+            return None
+        self._parses += runs
+        return found
 
     def _report(self, label: str, action: str) -> None:
         self.guarded.append(Guarded(label, GuardAction(action)))
@@ -267,7 +270,7 @@ class _Walker:
         if kind is str:
             return value if len(value) < _MIN_TEXT else self.text(value, parts)
         if kind is dict or isinstance(value, Mapping):
-            return self.object(value, parts, frozenset())
+            return self.object(value, parts, _NO_SKIP)
         if kind is list or kind is tuple:
             return self.array(value, parts)
         return value
@@ -325,12 +328,33 @@ class _Walker:
         return _REMOVED if replacement is None else replacement
 
     def array(self, items: list[Any] | tuple[Any, ...], parts: tuple[str, ...]) -> Any:
-        here = (*parts[:-1], parts[-1] + "[]") if parts else ("[]",)
-        out = [self.value(item, here) for item in items]
-        if all(new is old for new, old in zip(out, items, strict=True)):
+        here: tuple[str, ...] | None = None
+        seen_text = self._texts_seen
+        kept: list[Any] | None = None  # from the first changed item on
+        for i, item in enumerate(items):
+            kind = type(item)
+            if kind is str:
+                if len(item) < _MIN_TEXT or (
+                    seen_text.get(item) == () and item[:4].lower() != "http"
+                ):
+                    new = item  # remembered as free of personal data (not a URL)
+                else:
+                    here = here or ((*parts[:-1], parts[-1] + "[]") if parts else ("[]",))
+                    new = self.text(item, here)
+            elif kind is int or kind is float or kind is bool or item is None:
+                new = item
+            else:
+                here = here or ((*parts[:-1], parts[-1] + "[]") if parts else ("[]",))
+                new = self.value(item, here)
+            if kept is None:
+                if new is item:
+                    continue
+                kept = list(items[:i])
+            if new is not _REMOVED:
+                kept.append(new)
+        if kept is None:
             return items
-        kept = [item for item in out if item is not _REMOVED]
-        return kept if kept or not items else _REMOVED
+        return kept or _REMOVED
 
     def text(self, text: str, parts: tuple[str, ...]) -> Any:
         if (len(parts) == 1 and parts[0] in _URL_FIELDS) or text[:4].lower() == "http":
@@ -346,12 +370,13 @@ class _Walker:
                     for suffix, action in edits:
                         self._report(label + suffix, action)
                 return new
-        if text not in self._texts_seen and self._unchecked(text):
+        matches = self._matches(text)
+        if matches is None:
             return self._unchecked_text(text, parts)
-        if not self._find(text):
+        if not matches:
             return text
         label = _label(parts)
-        replacement, action = self.found(text, label in HASHED_ALWAYS) or (text, "")
+        replacement, action = self._decision(text, matches, label in HASHED_ALWAYS) or (text, "")
         self._report(label, action)
         return _REMOVED if replacement is None else replacement
 
@@ -379,9 +404,12 @@ class _Walker:
 
     def found(self, text: str, hash_anyway: bool) -> Decision:
         """Drop or hash the e-mail addresses and phone numbers in `text`."""
-        if text not in self._texts_seen and self._unchecked(text):
+        matches = self._matches(text)
+        if matches is None:
             return _unchecked_decision(text, self._hash or hash_anyway)
-        matches = self._find(text)
+        return self._decision(text, matches, hash_anyway)
+
+    def _decision(self, text: str, matches: tuple[Found, ...], hash_anyway: bool) -> Decision:
         if not matches:
             return None
         if not (self._hash or hash_anyway):
@@ -402,9 +430,8 @@ class _Walker:
         return self._key(name)[0] != _PLAIN
 
     def _has_pii(self, text: str) -> bool:
-        if text not in self._texts_seen and self._unchecked(text):
-            return True
-        return bool(self._find(text))
+        matches = self._matches(text)
+        return matches is None or bool(matches)
 
     def _safe(self, key: str) -> str:
         return self._key(key)[2]

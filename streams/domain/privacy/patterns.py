@@ -48,7 +48,9 @@ _PHONE: Final = re.compile(
     r"(?<![\w+.,/-])(?:\+ ?|\b00)?(?:\(\d{1,5}\) ?|\d)[\d ().-]{4,24}\d(?!\w)(?![.,/-]\w)"
 )
 _DATE: Final = re.compile(r"\d{4}[-. ]\d{1,2}[-. ]\d{1,2}|\d{1,2}[-. ]\d{1,2}[-. ]\d{2,4}")
-_DIGIT: Final = re.compile(r"\d")
+# Where a `_PHONE` match can start (its lookbehind, then `+`, `(` or a digit): a cheaper scan
+# that rules most texts out (ids like `order-123`, URLs) before `_PHONE` is tried at all.
+_PHONE_START: Final = re.compile(r"(?<![\w+.,/-])[+(\d]")
 _DIGIT_GROUPS: Final = re.compile(r"\d+")
 _MIN_DIGITS: Final = 7
 _MAX_DIGITS: Final = 15
@@ -102,14 +104,25 @@ class PiiFinder:
                 known = self._memo.store(text, self._find(decoded(text)))
         return known
 
-    def phone_candidates(self, text: str) -> int:
-        """How many phone-shaped runs `text` holds: the `phonenumbers` parses `find` would
-        make for it (0 when it is remembered: no parse needed)."""
-        if len(text) < _MIN_TEXT or text in self.seen or not _DIGIT.search(text):
-            return 0
-        return sum(1 for _ in _PHONE.finditer(decoded(text)))
+    def find_within(self, text: str, budget: int) -> tuple[int, tuple[Found, ...] | None]:
+        """`find(text)` unless that would check more than `budget` phone-shaped runs: (runs
+        checked, matches), or (runs, None) when over the budget (nothing checked or
+        remembered); the runs are found once, for the count and for the checks."""
+        if len(text) < _MIN_TEXT:
+            return 0, _NOTHING
+        known = self._memo.current.get(text)
+        if known is not None:
+            return 0, known
+        plain = decoded(text)
+        runs = _phone_runs(plain)
+        if len(runs) > budget:
+            return len(runs), None
+        known = self._memo.recall(text)
+        if known is None:
+            known = self._memo.store(text, self._find(plain, runs))
+        return len(runs), known
 
-    def _find(self, text: str) -> tuple[Found, ...]:
+    def _find(self, text: str, runs: list[re.Match[str]] | None = None) -> tuple[Found, ...]:
         found = (
             [
                 Found(KeyKind.EMAIL, m.start(), m.end(), m.group().lower())
@@ -119,7 +132,7 @@ class PiiFinder:
             if "@" in text
             else []
         )
-        for m in _PHONE.finditer(text) if _DIGIT.search(text) else ():
+        for m in _phone_runs(text) if runs is None else runs:
             if any(f.start < m.end() and m.start() < f.end for f in found):
                 continue
             candidate = m.group()
@@ -156,6 +169,11 @@ def find_pii(text: str, country: str | None) -> tuple[Found, ...]:
     """Every e-mail address and phone number in `text` (see `PiiFinder.find`); `country` is
     the dataset's default country (lowercase alpha-2) or None."""
     return finder(country).find(text)
+
+
+def _phone_runs(text: str) -> list[re.Match[str]]:
+    """The phone-shaped runs of `text` (each is parsed by `_is_phone`)."""
+    return list(_PHONE.finditer(text)) if _PHONE_START.search(text) else []
 
 
 def decoded(text: str) -> str:

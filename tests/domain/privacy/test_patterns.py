@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.domain.privacy.keys import KeyKind
-from streams.domain.privacy.patterns import find_pii, has_pii
+from streams.domain.privacy.patterns import _PHONE, _PHONE_START, PiiFinder, find_pii, has_pii
 
 
 @pytest.mark.parametrize(
@@ -161,3 +161,23 @@ def test_email_addresses_are_found_in_text(
     address = f"{local}@{'.'.join(labels)}.{tld}"
     found = find_pii(before + address.upper() + after, None)
     assert [(f.kind, f.normalized) for f in found] == [(KeyKind.EMAIL, address)]
+
+
+@given(st.text(alphabet="0123456789 +-().,/_aZ@#é٣%", max_size=40))
+def test_the_start_scan_never_rules_out_a_phone_shaped_run(text: str) -> None:
+    # `_PHONE_START` only decides whether `_PHONE` is tried: it must see every possible start
+    if _PHONE.search(text):
+        assert _PHONE_START.search(text)
+
+
+def test_find_within_checks_a_text_once_and_nothing_past_the_budget() -> None:
+    finder = PiiFinder("us")
+    text = "call (650) 555-1212 or (650) 555-1313, order 2026-000123"
+    # three phone-shaped runs (the order number is one, and is not a phone): over budget
+    assert finder.find_within(text, 2) == (3, None)
+    assert text not in finder.seen  # nothing checked, nothing remembered
+    runs, found = finder.find_within(text, 3)
+    assert runs == 3 and found == PiiFinder("us").find(text)
+    assert [f.normalized for f in found] == ["16505551212", "16505551313"]
+    assert finder.find_within(text, 0) == (0, found)  # remembered: no check needed
+    assert finder.find_within("no digits at all", 0) == (0, ())
