@@ -8,7 +8,9 @@ see zeros instead of gaps. The README's metrics table lists the same catalogue.
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -16,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from streams import __version__
 from streams.domain.classify import Outcome
 from streams.domain.model import USER_DATA_HASHED_KEYS, USER_DATA_PLAIN_KEYS
+from streams.observability.batched import Children, observe_many
 
 __all__ = ["MATCH_KEYS", "MAX_GUARDED_FIELDS", "Metrics"]
 
@@ -177,6 +180,12 @@ class Metrics:
             registry=r,
         )
         self.build_info.labels(__version__, graph_api_version).set(1)
+        # children of the counters updated per event or record, without `labels()` each time
+        self._failed = Children(self.failed)
+        self._records = Children(self.records)
+        self._dropped = Children(self.dropped)
+        self._guarded = Children(self.guarded)
+        self._unmapped = Children(self.unmapped)
         for topic in topics:
             self.consumed.labels(topic)
         for ds in datasets:
@@ -218,13 +227,13 @@ class Metrics:
     def on_consumed(self, topic: str, n: int) -> None:
         self.consumed.labels(topic).inc(n)
 
-    def on_unmapped(self, fmt: str, reason: str, action: str) -> None:
-        self.unmapped.labels(fmt, reason, action).inc()
+    def on_unmapped(self, fmt: str, reason: str, action: str, n: int = 1) -> None:
+        self._unmapped(fmt, reason, action).inc(n)
 
-    def on_dropped(self, field: str, reason: str) -> None:
-        self.dropped.labels(field, reason).inc()
+    def on_dropped(self, field: str, reason: str, n: int = 1) -> None:
+        self._dropped(field, reason).inc(n)
 
-    def on_guarded(self, dataset: str, field: str, action: str) -> None:
+    def on_guarded(self, dataset: str, field: str, action: str, n: int = 1) -> None:
         # Field patterns come from input keys: bounded per dataset, the rest counted as other.
         seen = self._guarded_fields.setdefault(dataset, set())
         if field not in seen:
@@ -232,13 +241,13 @@ class Metrics:
                 field = OTHER_FIELD
             else:
                 seen.add(field)
-        self.guarded.labels(dataset, field, action).inc()
+        self._guarded(dataset, field, action).inc(n)
 
-    def on_failed(self, dataset: str | None, reason: str) -> None:
-        self.failed.labels(dataset or NO_DATASET, reason).inc()
+    def on_failed(self, dataset: str | None, reason: str, n: int = 1) -> None:
+        self._failed(dataset or NO_DATASET, reason).inc(n)
 
     def on_record(self, topic: str, kind: str) -> None:
-        self.records.labels(topic, kind).inc()
+        self._records(topic, kind).inc()
 
     def on_delivered(
         self,
@@ -250,16 +259,16 @@ class Metrics:
         self.delivered.labels(dataset).inc(n)
         self.batch_events.labels(dataset).observe(n)
         self.last_success.labels(dataset).set(now)
-        counts: dict[str, int] = {}
-        delay = self.event_delay.labels(dataset)
+        delays: list[float] = []
+        keys: list[Iterable[str]] = []
         for event in events:
             event_time = event.get("event_time")
             if isinstance(event_time, int):
-                delay.observe(max(0.0, now - event_time))
+                delays.append(max(0.0, now - event_time))
             user_data = event.get("user_data")
             if isinstance(user_data, Mapping):
-                for key in user_data:
-                    if key in _MATCH_KEY_SET:
-                        counts[key] = counts.get(key, 0) + 1
-        for key, count in counts.items():
-            self.match_keys.labels(dataset, key).inc(count)
+                keys.append(user_data.keys())
+        observe_many(self.event_delay.labels(dataset), delays)
+        for key, count in Tally(chain.from_iterable(keys)).items():
+            if key in _MATCH_KEY_SET:
+                self.match_keys.labels(dataset, key).inc(count)

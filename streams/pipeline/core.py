@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,15 +144,20 @@ class Pipeline:
             topic = msg.source.topic
             consumed[topic] = consumed.get(topic, 0) + 1
         admitted = admit_all(messages, self._admission, now)
-        for fmt, part in admitted.unmapped:
-            obs.on_unmapped(fmt, part.reason.value, part.action.value)
-        for drop in admitted.dropped:
-            obs.on_dropped(drop.field, drop.reason.value)
-        for dataset, guarded in admitted.guarded:
-            obs.on_guarded(dataset, guarded.field, guarded.action.value)
+        # one metric update per label set and window, not per event
+        unmapped = Counter((fmt, p.reason.value, p.action.value) for fmt, p in admitted.unmapped)
+        for (fmt, reason, action), n in unmapped.items():
+            obs.on_unmapped(fmt, reason, action, n)
+        for (field_, reason), n in Counter(
+            (d.field, d.reason.value) for d in admitted.dropped
+        ).items():
+            obs.on_dropped(field_, reason, n)
+        guarded = Counter((ds, g.field, g.action.value) for ds, g in admitted.guarded)
+        for (dataset, field_, action), n in guarded.items():
+            obs.on_guarded(dataset, field_, action, n)
         for topic, count in consumed.items():
             obs.on_consumed(topic, count)
-        acks = [await self._outcomes.failure(f, now) for f in admitted.failures]
+        acks = await self._outcomes.failures(admitted.failures, now)
         return admitted.accepted, acks
 
     async def _send(

@@ -1,7 +1,8 @@
 """What the pipeline reports, for metrics: an observer like the Deliverer's.
 
 `streams.observability.metrics.Metrics` implements it; tests may pass `NullPipelineObserver`.
-Called synchronously on the event loop; implementations must not block.
+Called synchronously on the event loop; implementations must not block. Counts come per
+window or per request where they can (`n`): a metric update per event costs microseconds.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ class PipelineObserver(Protocol):
     def on_consumed(self, topic: str, n: int) -> None:
         """`n` input messages of `topic` were taken."""
 
-    def on_unmapped(self, fmt: str, reason: str, action: str) -> None:
-        """An input format could not map part of a message."""
+    def on_unmapped(self, fmt: str, reason: str, action: str, n: int = 1) -> None:
+        """An input format could not map part of a message (`n` parts)."""
 
-    def on_dropped(self, field: str, reason: str) -> None:
-        """A customer-information value was dropped during normalization."""
+    def on_dropped(self, field: str, reason: str, n: int = 1) -> None:
+        """A customer-information value was dropped during normalization (`n` values)."""
 
-    def on_guarded(self, dataset: str, field: str, action: str) -> None:
-        """The PII guard removed (`drop`) or hashed (`hash`) a field (a path pattern)."""
+    def on_guarded(self, dataset: str, field: str, action: str, n: int = 1) -> None:
+        """The PII guard removed (`drop`) or hashed (`hash`) a field (a path pattern), `n`
+        times."""
 
-    def on_failed(self, dataset: str | None, reason: str) -> None:
-        """An event (or message) goes to the failures topic."""
+    def on_failed(self, dataset: str | None, reason: str, n: int = 1) -> None:
+        """An event (or message) goes to the failures topic (`n` of them)."""
 
     def on_delivered(
         self, dataset: str, events: Iterable[Mapping[str, Any]], n: int, now: float
@@ -43,16 +45,16 @@ class NullPipelineObserver:
     def on_consumed(self, topic: str, n: int) -> None:
         pass
 
-    def on_unmapped(self, fmt: str, reason: str, action: str) -> None:
+    def on_unmapped(self, fmt: str, reason: str, action: str, n: int = 1) -> None:
         pass
 
-    def on_dropped(self, field: str, reason: str) -> None:
+    def on_dropped(self, field: str, reason: str, n: int = 1) -> None:
         pass
 
-    def on_guarded(self, dataset: str, field: str, action: str) -> None:
+    def on_guarded(self, dataset: str, field: str, action: str, n: int = 1) -> None:
         pass
 
-    def on_failed(self, dataset: str | None, reason: str) -> None:
+    def on_failed(self, dataset: str | None, reason: str, n: int = 1) -> None:
         pass
 
     def on_delivered(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -73,6 +74,21 @@ class OutcomeWriter:
     async def failure(self, failure: FailureRecord, now: float) -> Awaitable[Any]:
         """Emit one failure record."""
         self._observer.on_failed(failure.dataset_id, str(failure.reason))
+        return await self._failure(failure, now)
+
+    async def failures(self, failures: Sequence[FailureRecord], now: float) -> list[Awaitable[Any]]:
+        """Emit the failure records of a window, counted once per dataset and reason."""
+        acks: list[Awaitable[Any]] = []
+        try:
+            for f in failures:
+                acks.append(await self._failure(f, now))
+        finally:  # the records queued (all of them unless the sink failed)
+            counts = Counter((f.dataset_id, str(f.reason)) for f in failures[: len(acks)])
+            for (dataset, reason), n in counts.items():
+                self._observer.on_failed(dataset, reason, n)
+        return acks
+
+    async def _failure(self, failure: FailureRecord, now: float) -> Awaitable[Any]:
         dataset = failure.dataset_id
         record = failure_record(
             failure,

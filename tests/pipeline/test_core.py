@@ -153,6 +153,35 @@ async def test_native_events_are_delivered_per_dataset_and_recorded() -> None:
     )
 
 
+async def test_a_windows_failures_drops_and_guarded_fields_are_counted_in_metrics() -> None:
+    sender, sink = FakeSender(), ListSink()
+    pipeline, _, metrics = _pipeline(_settings(), sender, sink)
+    bad_phone = {"email": "a@example.com", "phone": "12"}
+    no_currency = {"event_name": "Purchase", "custom_data": {"value": 5}}
+    msgs = [
+        *(_msg(i, b"{not json") for i in range(3)),
+        *(_msg(i, _native(i, **no_currency)) for i in range(3, 5)),
+        *(_msg(i, _native(i, user_data=bad_phone)) for i in range(5, 9)),
+        _msg(9, _native(9, custom_data={"note": "mail jane@example.com"})),
+    ]
+    result = await pipeline.process(msgs)
+    assert result.failed == 5 and result.delivered == 5
+    samples = {
+        (fam.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in metrics.registry.collect()
+        for s in fam.samples
+        if s.name.endswith("_total") and s.value
+    }
+    assert samples[("capi_events_failed", (("dataset", "none"), ("reason", "invalid_json")))] == 3
+    missing = (("dataset", DS_A), ("reason", "missing_currency"))
+    assert samples[("capi_events_failed", missing)] == 2
+    assert samples[("capi_user_data_dropped", (("field", "ph"), ("reason", "invalid")))] == 4
+    note = (("action", "drop"), ("dataset", DS_A), ("field", "custom_data.note"))
+    assert samples[("capi_pii_guarded", note)] == 1
+    records = (("kind", "failure"), ("topic", "capi-failures"))
+    assert samples[("capi_output_records", records)] == 5
+
+
 async def test_dataset_header_routes_and_unknown_dataset_fails() -> None:
     sender, sink = FakeSender(), ListSink()
     pipeline, _, _ = _pipeline(_settings(), sender, sink)
