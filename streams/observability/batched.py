@@ -15,6 +15,7 @@ from prometheus_client import Counter, Histogram
 
 __all__ = ["Children", "observe_many"]
 
+
 class Children:
     """A labelled counter's children by label values, each made once by `labels()`. Only for
     counters whose children are never removed, with label values from bounded sets."""
