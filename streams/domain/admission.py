@@ -132,13 +132,6 @@ class Admission:
     events: list[EventAdmission] = field(default_factory=list)  # in input order
     format: str | None = None
 
-    def extend(self, other: Admission) -> None:
-        self.accepted.extend(other.accepted)
-        self.failures.extend(other.failures)
-        self.unmapped.extend(other.unmapped)
-        self.dropped.extend(other.dropped)
-        self.guarded.extend(other.guarded)
-
 
 def admit(
     message: InputMessage,
@@ -151,10 +144,34 @@ def admit(
     """Admit one message; never raises for bad input. `received_at` (default: the record's
     timestamp, else `now`) is the event time of formats whose events may lack one."""
     out = Admission()
+    _admit_into(out, message, context, now, position, received_at, keep_events=True)
+    return out
+
+
+def admit_all(messages: Sequence[InputMessage], context: AdmissionContext, now: float) -> Admission:
+    """Admit a window of messages; accepted events carry their message's position (`events`
+    and `format` stay empty: per message, see `admit`)."""
+    out = Admission()
+    for position, message in enumerate(messages):
+        _admit_into(out, message, context, now, position, None, keep_events=False)
+    return out
+
+
+def _admit_into(
+    out: Admission,
+    message: InputMessage,
+    context: AdmissionContext,
+    now: float,
+    position: int,
+    received_at: float | None,
+    *,
+    keep_events: bool,
+) -> None:
+    """`admit`, adding to `out` (one Admission for a whole window)."""
     source = message.source
     obj = _decoded(message, context, out)
     if obj is None:
-        return out
+        return
     if received_at is None:
         ts = source.timestamp_ms
         received_at = ts / 1000 if ts is not None else now
@@ -167,29 +184,24 @@ def admit(
         mappings=context.formats.mappings,
         received_at=received_at,
     )
-    out.format = mapped.format
+    if keep_events:
+        out.format = mapped.format
     for part in mapped.unmapped:
         out.unmapped.append((mapped.format, part))
         if part.action is UnmappedAction.FAIL:
             out.failures.append(FailureRecord(part.reason.value, source, field=part.field))
     for native in mapped.events:
         one = _admit_event(native, message, context, now, position)
-        out.events.append(one)
-        out.dropped.extend(one.dropped)
+        if keep_events:
+            out.events.append(one)
+        if one.dropped:
+            out.dropped.extend(one.dropped)
         if isinstance(one.result, AcceptedEvent):
-            out.guarded.extend((one.result.dataset, g) for g in one.guarded)
+            if one.guarded:
+                out.guarded.extend((one.result.dataset, g) for g in one.guarded)
             out.accepted.append(one.result)
         else:
             out.failures.append(one.result)
-    return out
-
-
-def admit_all(messages: Sequence[InputMessage], context: AdmissionContext, now: float) -> Admission:
-    """Admit a window of messages; accepted events carry their message's position."""
-    out = Admission()
-    for position, message in enumerate(messages):
-        out.extend(admit(message, context, now, position=position))
-    return out
 
 
 def _decoded(
@@ -306,6 +318,8 @@ def _sized(
         ids = {k: event[k] for k in ("event_id", "event_name")}
         return {**event, **_guarded(ids, guard, now)[0]}, (), size
     event, guarded = _guarded(event, guard, now)
+    if not guarded:  # the guard reports every change: the same JSON, the same size
+        return event, guarded, size
     return event, guarded, len(orjson.dumps(event))  # hashes can make it larger
 
 

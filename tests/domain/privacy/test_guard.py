@@ -6,6 +6,7 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -251,6 +252,10 @@ def test_nothing_personal_survives_and_the_guard_is_idempotent(
     again = guard_event(first.event, mode)
     assert again.event == first.event
     assert again.guarded == ()
+    # nothing reported, nothing changed: admission keeps the size measured before the guard
+    assert orjson.dumps(again.event) == orjson.dumps(first.event)
+    if not first.guarded:
+        assert orjson.dumps(first.event) == orjson.dumps(event)
     assert first.event["user_data"] == event["user_data"]
     assert first.event["custom_data"]["value"] == 42.5
 
