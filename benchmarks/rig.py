@@ -22,21 +22,25 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streams.dev import broker  # noqa: E402
 from streams.dev.demo import demo_events  # noqa: E402
-from tests.kafka.harness import DATASET_A, DATASET_B, Topics, free_port  # noqa: E402
+from tests.kafka.harness import (  # noqa: E402
+    DATASET_A,
+    DATASET_B,
+    Topics,
+    create_topics_with,
+    free_port,
+)
 
 __all__ = [
     "LOG_APPEND_TIME",
     "ROOT",
     "Rig",
     "conditions",
-    "create_topics",
     "fill",
     "rss_mb",
     "tree_cpu_s",
@@ -102,24 +106,6 @@ class Rig:
         broker.stop_broker(self.tmp / "kafka")
 
 
-async def create_topics(
-    bootstrap: str, topics: Topics, input_configs: dict[str, str] | None = None
-) -> None:
-    """The input and outcome topics; `input_configs` are the input topic's settings."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(topics.input, topics.partitions, 1, topic_configs=input_configs or {}),
-                NewTopic(topics.responses, topics.partitions, 1),
-                NewTopic(topics.failures, topics.partitions, 1),
-            ]
-        )
-    finally:
-        await admin.close()
-
-
 async def fill(
     bootstrap: str,
     topics: Topics,
@@ -130,7 +116,7 @@ async def fill(
 ) -> float:
     """Create the topics and produce `n` demo events (native format, two datasets, about 15%
     invalid) to the input topic; the seconds it took."""
-    await create_topics(bootstrap, topics, input_configs)
+    await create_topics_with(bootstrap, topics, input_configs)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
     )
