@@ -177,7 +177,7 @@ async def produce_steady(
 def percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p90": None, "p99": None, "max": None}
-    q = statistics.quantiles(values, n=100, method="inclusive")
+    q = statistics.quantiles(values * 2 if len(values) < 2 else values, n=100, method="inclusive")
     return {
         "p50": round(q[49]),
         "p90": round(q[89]),
@@ -187,9 +187,13 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def latencies(appended: dict[str, int], requests: list[dict[str, Any]]) -> dict[str, Any]:
-    """Append -> answer (and -> arrival) in ms for the steady events the sandbox accepted."""
+    """Append -> answer (and -> arrival) in ms for the steady events the sandbox accepted;
+    `answer_ms_by_10s`: p50 and p99 of the events appended in each 10 s of the phase (a worker
+    falling behind shows as a rising p50)."""
     answered: list[float] = []
     arrived: list[float] = []
+    slices: dict[int, list[float]] = {}
+    start = min(appended.values(), default=0)
     seen: set[str] = set()
     for r in requests:
         for eid in r["event_ids"]:
@@ -199,11 +203,14 @@ def latencies(appended: dict[str, int], requests: list[dict[str, Any]]) -> dict[
             seen.add(eid)
             answered.append(r["answered_at"] * 1000 - t0)
             arrived.append(r["arrived_at"] * 1000 - t0)
+            slices.setdefault((t0 - start) // 10_000, []).append(answered[-1])
+    by_10s = [percentiles(slices[k]) for k in sorted(slices)]
     return {
         "valid_events_produced": len(appended),
         "delivered_and_matched": len(seen),
         "append_to_answer_ms": percentiles(answered),
         "append_to_arrival_ms": percentiles(arrived),
+        "answer_ms_by_10s": [[q["p50"], q["p99"]] for q in by_10s],
     }
 
 
