@@ -35,6 +35,7 @@ import json
 import math
 import statistics
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -135,6 +136,35 @@ def wait_done(worker: WorkerProcess, n: int, timeout_s: float, poll_s: float) ->
         if worker.proc.poll() is not None:
             raise RuntimeError(worker.log_tail())
     raise RuntimeError(f"not done in {timeout_s:.0f} s: {worker.log_tail()}")
+
+
+class Sampler(threading.Thread):
+    """Samples a few of the worker's gauges once a second while the steady phase runs."""
+
+    GAUGES = ("capi_windows_pending", "capi_requests_in_flight", "capi_consumer_lag")
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        super().__init__(daemon=True)
+        self._worker = worker
+        self._done = threading.Event()
+        self.samples: dict[str, list[float]] = {g: [] for g in self.GAUGES}
+
+    def run(self) -> None:
+        while not self._done.wait(1.0):
+            try:
+                m = self._worker.metrics()
+            except OSError:
+                continue
+            for g in self.GAUGES:
+                self.samples[g].append(_total(m, g))
+
+    def summary(self) -> dict[str, Any]:
+        self._done.set()
+        self.join(5)
+        return {
+            g: {"mean": round(statistics.fmean(v), 1), "max": max(v)} if v else None
+            for g, v in self.samples.items()
+        }
 
 
 # ------------------------------------------------------------------ the steady producer
@@ -280,9 +310,12 @@ def steady(
     )
     cpu0 = tree_cpu_s(worker.proc.pid)
     started = time.monotonic()
+    sampler = Sampler(worker)
+    sampler.start()
     appended, produced = asyncio.run(
         produce_steady(rig.bootstrap, topics.input, rate, args.steady_s, f"{tag}-s")
     )
+    gauges = sampler.summary()
     wait_done(worker, int(done0) + produced, timeout_s=600, poll_s=1.0)
     cpu = tree_cpu_s(worker.proc.pid) - cpu0
     requests, _ = receive_times(rig.sandbox_url, after_seq)
@@ -294,6 +327,7 @@ def steady(
         "cpu_s_per_1000": round(cpu / produced * 1000, 3) if produced else None,
         **latencies(appended, requests),
         **request_fill(requests),
+        "worker_gauges_while_producing": gauges,
     }
 
 
