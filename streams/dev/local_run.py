@@ -79,20 +79,29 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: f
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s")
 
 
+@dataclass(frozen=True)
+class ReadyTimeouts:
+    """How long `run` waits for what it starts to listen (seconds)."""
+
+    sandbox_s: float = 30.0
+    worker_s: float = 60.0
+
+
 @dataclass
 class _Stack:
+    """What `run` started, recorded as soon as it is started: `_release` stops all of it
+    whichever way the run ends (a start-up failure included)."""
+
     env: dict[str, str]
-    settings: Settings
     started_broker: Path | None = None
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     sandbox_url: str | None = None
     scratch: Path | None = None  # files of this run (the sandbox's datasets), removed at the end
 
 
-def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
-    child_env = dict(env)
+def _prepare(stack: _Stack, config: str | None, log: Any, timeouts: ReadyTimeouts) -> Settings:
+    child_env = stack.env
     settings = load_settings(config, child_env)
-    stack = _Stack(env=child_env, settings=settings)
     if not settings.kafka.bootstrap_servers:
         data_dir = broker.default_data_dir()
         running = broker.status(data_dir)
@@ -128,7 +137,7 @@ def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
             start_new_session=True,  # Ctrl-C reaches `run` alone; it stops its children
         )
         stack.children.append(proc)
-        _wait_port(port, proc, "the sandbox", 30)
+        _wait_port(port, proc, "the sandbox", timeouts.sandbox_s)
         stack.sandbox_url = f"http://127.0.0.1:{port}"
         child_env["CAPI_GRAPH__URL"] = stack.sandbox_url
         for d in settings.datasets:
@@ -141,10 +150,9 @@ def _prepare(config: str | None, env: Mapping[str, str], log: Any) -> _Stack:
     else:
         log(f"Graph API: {settings.graph.url}")
     child_env.setdefault("CAPI_WORKER__LOG_LEVEL", "WARNING")
-    if "CAPI_METRICS__PORT" not in env and _port_busy(settings.metrics.port):
+    if "CAPI_METRICS__PORT" not in child_env and _port_busy(settings.metrics.port):
         child_env["CAPI_METRICS__PORT"] = str(free_port())
-    stack.settings = load_settings(config, child_env)
-    return stack
+    return load_settings(config, child_env)
 
 
 def _port_busy(port: int) -> bool:
@@ -374,18 +382,33 @@ def run_main(
     demo_count: int = 2000,
     env: Mapping[str, str] | None = None,
     out: Any = None,
+    timeouts: ReadyTimeouts | None = None,
 ) -> int:
     stream = out or sys.stdout
 
     def log(line: str) -> None:
         print(line, file=stream, flush=True)
 
+    stack = _Stack(env=dict(os.environ if env is None else env))
     try:
-        stack = _prepare(config, dict(os.environ if env is None else env), log)
-    except (ConfigError, broker.BrokerError, RuntimeError) as exc:
+        return _run(stack, config, demo, demo_count, log, timeouts or ReadyTimeouts())
+    finally:
+        _release(stack, stop_broker=demo, log=log)
+
+
+def _run(
+    stack: _Stack,
+    config: str | None,
+    demo: bool,
+    demo_count: int,
+    log: Any,
+    timeouts: ReadyTimeouts,
+) -> int:
+    try:
+        settings = _prepare(stack, config, log, timeouts)
+    except (ConfigError, broker.BrokerError, RuntimeError, OSError) as exc:
         log(f"capi-streams run: {exc}")
         return 2
-    settings = stack.settings
     code = 0
     worker: subprocess.Popen[bytes] | None = None
     try:
@@ -399,7 +422,7 @@ def run_main(
             cmd, env=stack.env, stdin=subprocess.DEVNULL, start_new_session=True
         )
         stack.children.insert(0, worker)
-        _wait_port(settings.metrics.port, worker, "the worker", 60)
+        _wait_port(settings.metrics.port, worker, "the worker", timeouts.worker_s)
         progress = _Progress(settings.metrics.port)
         log(f"worker running; metrics at http://127.0.0.1:{settings.metrics.port}/metrics")
         if demo:
@@ -411,8 +434,8 @@ def run_main(
             code = _follow(worker, progress, log)
     except KeyboardInterrupt:
         pass
-    except ConfigError as exc:  # the Kafka connection, naming the key to fix
-        log(f"capi-streams run: {exc}")
+    except (ConfigError, RuntimeError) as exc:  # the Kafka connection (naming the key to fix),
+        log(f"capi-streams run: {exc}")  # or the worker not ready in time
         code = 2
     finally:
         if worker is not None and worker.poll() is None:
@@ -422,14 +445,19 @@ def run_main(
                     final.values, final.reasons, settings.kafka.failures_topic
                 ):
                     log(line)
-        for child in stack.children:
-            _stop_child(child)
-        if stack.scratch is not None:
-            shutil.rmtree(stack.scratch, ignore_errors=True)
-        if stack.started_broker is not None and demo:
-            broker.stop_broker(stack.started_broker)
-            log("stopped the local Kafka broker")
     return code
+
+
+def _release(stack: _Stack, *, stop_broker: bool, log: Any) -> None:
+    """Stop the children `run` started and remove its files; the local broker it started too
+    with `--demo` (without, the broker keeps running for the next run, as after a normal end)."""
+    for child in stack.children:
+        _stop_child(child)
+    if stack.scratch is not None:
+        shutil.rmtree(stack.scratch, ignore_errors=True)
+    if stack.started_broker is not None and stop_broker:
+        broker.stop_broker(stack.started_broker)
+        log("stopped the local Kafka broker")
 
 
 async def _demo(settings: Settings, n: int, progress: _Progress, log: Any, alive: Any) -> int:
