@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka.abc import AbstractTokenProvider
 
-from streams.kafka_connection.oauth import OidcTokenProvider
+from streams.kafka_connection.oauth import OidcTokenProvider, RedactedTokens
 from streams.settings import ConfigError, KafkaSettings, Secret
 
 __all__ = ["client_kwargs", "faust_credentials", "kafka_secrets", "ssl_context", "token_provider"]
@@ -127,7 +127,7 @@ def _custom_provider(k: KafkaSettings) -> AbstractTokenProvider:
             f"{where}: returned {type(provider).__name__}, expected an "
             "aiokafka.abc.AbstractTokenProvider"
         )
-    return provider
+    return RedactedTokens(provider)  # its tokens are redacted from the logs
 
 
 def kafka_secrets(k: KafkaSettings) -> list[Secret]:

@@ -10,7 +10,9 @@ the kept one is used and the refresh is tried again on the next call.
 
 Neither the client secret nor a token is ever logged or put into an exception message;
 errors name the `[kafka]` key to fix. The last few tokens fetched in this process are kept
-for the worker's log redaction (`fetched_tokens`), a backstop should a library log one.
+for the worker's log redaction (`fetched_tokens`), a backstop should a library log one; a
+custom provider (`kafka.oauth_token_provider`) is wrapped in `RedactedTokens`, so its tokens
+are kept the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from aiokafka.abc import AbstractTokenProvider
 
 from streams.settings import Secret
 
-__all__ = ["OAuthTokenError", "OidcTokenProvider", "fetched_tokens"]
+__all__ = ["OAuthTokenError", "OidcTokenProvider", "RedactedTokens", "fetched_tokens"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,28 @@ def fetched_tokens() -> tuple[str, ...]:
 def _remember(token: str) -> None:
     global _fetched
     _fetched = (*_fetched, token)[-KEPT_TOKENS:]
+
+
+class RedactedTokens(AbstractTokenProvider):  # type: ignore[misc]
+    """Any token provider, each token it returns kept for the log redaction (`fetched_tokens`)
+    before a Kafka client sees it, as the built-in provider's are."""
+
+    def __init__(self, provider: AbstractTokenProvider) -> None:
+        self.provider = provider
+        self._last = ""  # kept already; a provider hands out one token for many connections
+
+    def __repr__(self) -> str:
+        return f"RedactedTokens({type(self.provider).__name__})"
+
+    async def token(self) -> str:
+        token = await self.provider.token()
+        if isinstance(token, str) and token and token != self._last:
+            _remember(token)
+            self._last = token
+        return token  # type: ignore[no-any-return]  # whatever it is, aiokafka judges it
+
+    def extensions(self) -> dict[str, str]:
+        return dict(self.provider.extensions())
 
 
 class OAuthTokenError(Exception):

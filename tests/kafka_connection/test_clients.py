@@ -4,9 +4,13 @@ from the arguments connect to the session broker's secured listeners."""
 
 from __future__ import annotations
 
+import io
+import logging
+import logging.config
 import shutil
 import ssl
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,13 +19,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
 
 from streams.dev.broker import BrokerInfo
+from streams.kafka.worker import worker_logging
 from streams.kafka_connection.clients import (
     client_kwargs,
     faust_credentials,
     kafka_secrets,
     ssl_context,
 )
-from streams.kafka_connection.oauth import OidcTokenProvider
+from streams.kafka_connection.oauth import OidcTokenProvider, RedactedTokens
 from streams.settings import ConfigError, KafkaSettings, load_settings
 from tests.kafka.secure import kafka_env
 
@@ -192,8 +197,53 @@ def test_oauth_uses_the_built_in_provider_or_the_named_callable() -> None:
 
     custom = {**OAUTH, "CAPI_KAFKA__OAUTH_TOKEN_PROVIDER": f"{__name__}:fixed_token"}
     creds = faust_credentials(_kafka(custom))
-    assert isinstance(creds, OAuthCredentials) and isinstance(creds.oauth_cb, FixedToken)
-    assert creds.oauth_cb.kafka.sasl_mechanism == "OAUTHBEARER"
+    assert isinstance(creds, OAuthCredentials) and isinstance(creds.oauth_cb, RedactedTokens)
+    assert isinstance(creds.oauth_cb.provider, FixedToken)
+    assert creds.oauth_cb.provider.kafka.sasl_mechanism == "OAUTHBEARER"
+
+
+class MintedToken(AbstractTokenProvider):  # type: ignore[misc]
+    """A custom provider minting a new token at each call (as one refreshing would)."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.minted: list[str] = []
+
+    async def token(self) -> str:
+        self.minted.append(f"custom-{uuid.uuid4().hex}")
+        return self.minted[-1]
+
+    def extensions(self) -> dict[str, str]:
+        return {"logicalCluster": "lkc-9"}
+
+
+def minted_token(kafka: KafkaSettings) -> MintedToken:
+    return MintedToken(kafka)
+
+
+async def test_a_custom_providers_tokens_are_redacted_from_the_worker_log() -> None:
+    env = {
+        "CAPI_KAFKA__BOOTSTRAP_SERVERS": "localhost:9093",
+        **OAUTH,
+        "CAPI_KAFKA__OAUTH_TOKEN_PROVIDER": f"{__name__}:minted_token",
+    }
+    settings = load_settings(None, env)
+    provider = client_kwargs(settings.kafka)["sasl_oauth_token_provider"]
+    assert provider.extensions() == {"logicalCluster": "lkc-9"}
+    stream = io.StringIO()
+    config = worker_logging(settings)
+    config["handlers"]["stderr"]["stream"] = stream
+    logging.config.dictConfig(config)
+    try:
+        first = await provider.token()
+        logging.getLogger("aiokafka.conn").warning("SASL token %s", first)
+        second = await provider.token()  # a later token too
+        logging.getLogger("streams.kafka").warning("reconnecting with %s", second)
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    assert [first, second] == provider.provider.minted
+    out = stream.getvalue()
+    assert first not in out and second not in out
+    assert "SASL token ***" in out and "reconnecting with ***" in out, out
 
 
 @pytest.mark.parametrize(
