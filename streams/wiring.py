@@ -148,6 +148,7 @@ def build_worker(settings: Settings, sink: RecordSink, registry: CollectorRegist
         datasets=[d.id for d in settings.datasets],
         topics=settings.kafka.input_topics,
         graph_api_version=g.api_version,
+        max_in_flight=g.max_in_flight,
     )
     tokens = {d.id: d.token for d in settings.datasets if d.token is not None}
     client = GraphClient(

@@ -29,6 +29,14 @@ Policy, per :func:`streams.domain.classify.classify`:
   Meta accepts or refuses on the payload, or until the holds are stopped. Other datasets are
   unaffected.
 
+Concurrency: a dataset has at most ``max_in_flight`` requests in flight, fewer while Graph is
+overloaded (AIMD, :class:`streams.domain.concurrency.Concurrency`): a timeout, network error or
+5xx halves the dataset's limit (once per window: answers to requests sent before the last
+decrease do not lower it again), and each window of answered requests raises it by one, back
+up to ``max_in_flight``. Requests in flight when it drops finish; new requests and retries wait
+for a place under the lower limit. Throttle and configuration answers leave the limit alone:
+they pause the dataset instead.
+
 Tokens never pass through here: the :class:`EventSender` (the Graph client) holds them.
 
 Cancelling the task that awaits :meth:`Deliverer.deliver` raises ``CancelledError`` as usual;
@@ -47,7 +55,9 @@ from typing import Final, Protocol
 
 from streams.capi.client import GraphReply
 from streams.capi.holds import DatasetHolds
+from streams.capi.in_flight import InFlightLimiter
 from streams.domain.classify import Classification, Outcome, classify
+from streams.domain.concurrency import Concurrency, Signal, signal_of
 from streams.domain.retry import RetryPolicy, backoff_delay
 
 __all__ = [
@@ -98,6 +108,9 @@ class Observer(Protocol):
     def on_in_flight(self, dataset: str, delta: int) -> None:
         """A request started (+1) or ended (-1)."""
 
+    def on_in_flight_limit(self, dataset: str, limit: int) -> None:
+        """The dataset's allowed requests in flight changed to ``limit`` (first: the ceiling)."""
+
 
 class NullObserver:
     """An :class:`Observer` that records nothing."""
@@ -117,6 +130,9 @@ class NullObserver:
     def on_in_flight(self, dataset: str, delta: int) -> None:
         pass
 
+    def on_in_flight_limit(self, dataset: str, limit: int) -> None:
+        pass
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
@@ -124,7 +140,7 @@ class DeliveryConfig:
 
     Arguments:
         retry: bounds for transient failures.
-        max_in_flight: concurrent requests per dataset.
+        max_in_flight: concurrent requests per dataset, the ceiling of the adaptive limit.
         throttle_base_s, throttle_cap_s, throttle_jitter: backoff used when a throttle reply
             carries no wait estimate (grows with consecutive throttles of the dataset).
         throttle_max_wait_s: cap on any single throttle pause, including Meta's estimate.
@@ -205,10 +221,11 @@ class DeliveryResult:
 class _Dataset:
     """Shared state of one dataset across concurrent ``deliver`` calls."""
 
-    __slots__ = ("in_flight", "resume_at", "throttle_logged", "throttle_streak")
+    __slots__ = ("concurrency", "in_flight", "resume_at", "throttle_logged", "throttle_streak")
 
     def __init__(self, max_in_flight: int) -> None:
-        self.in_flight = asyncio.Semaphore(max_in_flight)
+        self.concurrency = Concurrency.start(max_in_flight)
+        self.in_flight = InFlightLimiter(max_in_flight)
         self.resume_at = 0.0
         self.throttle_streak = 0
         self.throttle_logged = False  # the current throttle pause was reported
@@ -354,6 +371,7 @@ class Deliverer:
         state = self._datasets.get(dataset_id)
         if state is None:
             state = self._datasets[dataset_id] = _Dataset(self._cfg.max_in_flight)
+            self._obs.on_in_flight_limit(dataset_id, state.concurrency.limit)
         return state
 
     async def deliver(
@@ -476,18 +494,50 @@ class Deliverer:
     async def _send(
         self, run: _Run, chunk: Sequence[Mapping[str, object]]
     ) -> tuple[Classification, GraphReply]:
-        dataset = run.dataset_id
-        async with run.state.in_flight:
+        dataset, st = run.dataset_id, run.state
+        async with st.in_flight:
+            epoch = st.concurrency.epoch
             self._obs.on_in_flight(dataset, 1)
             try:
                 reply = await self._sender.post_events(dataset, chunk, run.test_event_code)
             finally:
                 self._obs.on_in_flight(dataset, -1)
+            cls = classify(reply.status, reply.body, reply.headers, reply.error_kind)
+            # before the place is given back, so that a lowered limit holds off the next send
+            self._adapt(dataset, st, signal_of(cls.outcome, reply.status), epoch, cls, reply)
         run.requests += 1
-        cls = classify(reply.status, reply.body, reply.headers, reply.error_kind)
         self._obs.on_request(dataset, cls.outcome, reply.latency_s, len(chunk))
         _log_request(dataset, len(chunk), cls, reply)
         return cls, reply
+
+    def _adapt(
+        self,
+        dataset: str,
+        st: _Dataset,
+        signal: Signal,
+        epoch: int,
+        cls: Classification,
+        reply: GraphReply,
+    ) -> None:
+        """Move the dataset's concurrency limit after one answer (AIMD, see
+        :mod:`streams.domain.concurrency`)."""
+        before = st.concurrency
+        after = st.concurrency = before.after(signal, epoch)
+        if after.limit == before.limit:
+            return
+        st.in_flight.set_limit(after.limit)
+        self._obs.on_in_flight_limit(dataset, after.limit)
+        if after.limit < before.limit:
+            logger.info(
+                "graph concurrency lowered dataset=%s limit=%d from=%d reason=%s status=%s",
+                dataset,
+                after.limit,
+                before.limit,
+                reply.error_kind or cls.reason,
+                reply.status,
+            )
+        else:
+            logger.debug("graph concurrency raised dataset=%s limit=%d", dataset, after.limit)
 
     def _throttled(self, run: _Run, cls: Classification) -> None:
         cfg = self._cfg

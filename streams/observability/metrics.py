@@ -42,8 +42,10 @@ class Metrics:
         datasets: Iterable[str],
         topics: Iterable[str],
         graph_api_version: str,
+        max_in_flight: int = 4,
     ) -> None:
         self.registry = registry
+        self._max_in_flight = max_in_flight
         r = registry
         self.consumed = Counter(
             "capi_events_consumed", "Input messages consumed", ["topic"], registry=r
@@ -140,6 +142,13 @@ class Metrics:
         self.in_flight = Gauge(
             "capi_requests_in_flight", "Graph API requests in flight", ["dataset"], registry=r
         )
+        self.in_flight_limit = Gauge(
+            "capi_graph_in_flight_limit",
+            "Graph API requests a dataset may have in flight now: graph.max_in_flight, halved on "
+            "timeouts and 5xx answers, raised by one per window of answered requests",
+            ["dataset"],
+            registry=r,
+        )
         self.records = Counter(
             "capi_output_records",
             "Outcome records produced and acknowledged by Kafka",
@@ -201,6 +210,7 @@ class Metrics:
         self.event_delay.labels(ds)
         self.paused.labels(ds).set(0)
         self.in_flight.labels(ds).set(0)
+        self.in_flight_limit.labels(ds).set(self._max_in_flight)
         self.last_success.labels(ds)
         for key in MATCH_KEYS:
             self.match_keys.labels(ds, key)
@@ -222,6 +232,9 @@ class Metrics:
 
     def on_in_flight(self, dataset: str, delta: int) -> None:
         self.in_flight.labels(dataset).inc(delta)
+
+    def on_in_flight_limit(self, dataset: str, limit: int) -> None:
+        self.in_flight_limit.labels(dataset).set(limit)
 
     # Pipeline observer protocol (streams.pipeline.observer) ---------------------------------
     def on_consumed(self, topic: str, n: int) -> None:

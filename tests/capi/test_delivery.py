@@ -145,6 +145,7 @@ class Recorder:
         self.paused: list[tuple[str, bool]] = []
         self.in_flight: dict[str, int] = {}
         self.in_flight_calls = 0
+        self.limits: list[tuple[str, int]] = []
 
     def on_request(self, dataset: str, outcome: Outcome, duration_s: float, n_events: int) -> None:
         assert duration_s >= 0
@@ -162,6 +163,9 @@ class Recorder:
     def on_in_flight(self, dataset: str, delta: int) -> None:
         self.in_flight_calls += 1
         self.in_flight[dataset] = self.in_flight.get(dataset, 0) + delta
+
+    def on_in_flight_limit(self, dataset: str, limit: int) -> None:
+        self.limits.append((dataset, limit))
 
 
 class VirtualTime:
@@ -389,6 +393,7 @@ async def test_throttle_waits_the_announced_time_and_never_fails(
     assert rec.throttles == [(DS, 120.0)] * 5
     assert vt.sleeps == [120.0] * 5
     assert rec.retries == []
+    assert rec.limits == [(DS, 4)]  # throttling pauses the dataset; the limit stays
 
 
 async def test_throttle_without_estimate_backs_off_and_is_capped(
@@ -676,6 +681,36 @@ async def test_in_flight_is_bounded_per_dataset(graph: FakeGraph, client: GraphC
     assert graph.peak == {DS: 2, OTHER: 2}
     assert graph.peak_total == 4
     assert rec.in_flight == {DS: 0, OTHER: 0}
+
+
+async def test_overload_lowers_concurrency_then_it_recovers(
+    graph: FakeGraph, client: GraphClient
+) -> None:
+    """Six 503s: the four requests of the first window halve the limit once (4 -> 2), the two
+    sent under 2 halve it again (-> 1); then one answer raises it to 2, two more to 3, three
+    more to 4."""
+    overloads = 6
+    arrivals: list[int] = []
+
+    async def overloaded(req: Req) -> Reply:
+        nonlocal overloads
+        arrivals.append(graph.in_flight[req.dataset])
+        if overloads:
+            overloads -= 1
+            await asyncio.sleep(0.05)
+            return web.Response(status=503, text="<html>busy</html>")
+        return success(req)
+
+    graph.script = overloaded
+    rec = Recorder()
+    d = make(client, observer=rec, retry=RetryPolicy(max_attempts=4, base_s=0.001, cap_s=0.004))
+    results = await asyncio.gather(*(d.deliver(DS, events(5)) for _ in range(12)))
+    assert all(r.delivered_count == 5 for r in results)
+    assert [limit for _, limit in rec.limits] == [4, 2, 1, 2, 3, 4]
+    assert max(arrivals) == 4
+    assert max(arrivals[4:6]) <= 2  # sent under the halved limit
+    assert arrivals[6] == 1  # the first request after the second decrease goes alone
+    assert len(arrivals) == 18
 
 
 async def test_events_received_mismatch_is_logged(
