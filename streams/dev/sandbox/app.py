@@ -86,6 +86,9 @@ class SandboxState:
     times: ReceiveTimes = field(default_factory=ReceiveTimes)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _tokens: frozenset[str] = frozenset()
+    _line: asyncio.Semaphore | None = None
+    _line_capacity: int = 0
+    _serving: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._tokens = frozenset(d.token for d in self.datasets.values())
@@ -99,6 +102,24 @@ class SandboxState:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.closing.wait(), seconds)
+
+    async def serve_for(self, seconds: float) -> None:
+        """Spend `seconds` serving one request: with a `capacity` fault, in line behind the
+        requests already served or waiting, and to the end even when the client gives up."""
+        capacity = self.faults.config.capacity
+        if capacity <= 0 or seconds <= 0:
+            await self.pause(seconds)
+            return
+        if self._line is None or self._line_capacity != capacity:  # a change: a new line
+            self._line, self._line_capacity = asyncio.Semaphore(capacity), capacity
+        task = asyncio.ensure_future(self._occupy(self._line, seconds))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+        await asyncio.shield(task)
+
+    async def _occupy(self, line: asyncio.Semaphore, seconds: float) -> None:
+        async with line:
+            await self.pause(seconds)
 
 
 STATE = web.AppKey("sandbox_state", SandboxState)
@@ -237,10 +258,13 @@ async def post_events(request: web.Request) -> web.StreamResponse:
         _abort(request)
         return web.Response(status=500)  # never reaches the client
     if fault.kind is FaultKind.NONE:
-        await state.pause(fault.delay_s)
+        await state.serve_for(fault.delay_s)
         return await _accept(state, request, dataset_id, arrived_at)
     state.receipts.count_fault(dataset_id, fault.kind.value)
-    await state.pause(fault.delay_s)
+    if fault.kind is FaultKind.HANG:
+        await state.pause(fault.delay_s)
+    else:
+        await state.serve_for(fault.delay_s)
     reply = fault_reply(fault, state.faults.config, dataset_id, _trace_id())
     return web.Response(
         status=reply.status,

@@ -132,6 +132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="distribution of the jitter (default uniform)",
     )
     g.add_argument(
+        "--capacity",
+        type=int,
+        default=0,
+        metavar="N",
+        help="requests served at once, the latency being each one's service time; the others "
+        "wait in line (default 0: no limit)",
+    )
+    g.add_argument(
         "--invalid-token",
         action="append",
         default=[],
@@ -155,6 +163,7 @@ def faults_from_args(args: argparse.Namespace) -> FaultConfig:
         latency_ms=args.latency_ms,
         latency_jitter_ms=args.latency_jitter_ms,
         latency_dist=args.latency_dist,
+        capacity=args.capacity,
         invalid_token_datasets=frozenset(args.invalid_token),
     )
 

@@ -6,6 +6,11 @@ which must add up to at most 1. A faulted request records nothing. Every request
 answered (faulted or not, except resets and hangs) is first delayed by the latency distribution:
 `latency_ms` plus `uniform(0, latency_jitter_ms)` or `expovariate(mean=latency_jitter_ms)`.
 
+`capacity` > 0 makes that delay a service time: at most `capacity` requests are served at once,
+the others wait in line (first come, first served), so latency grows with the load, as at an
+overloaded endpoint. A request whose client gave up (a timeout) still takes its turn: the server
+does not know, and retries only lengthen the line.
+
 Faulty answers:
 
 * reset: the connection is aborted with an RST (SO_LINGER 0), no HTTP answer;
@@ -77,6 +82,7 @@ class FaultConfig:
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     latency_dist: str = "uniform"
+    capacity: int = 0
     invalid_token_datasets: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -98,6 +104,8 @@ class FaultConfig:
             raise FaultConfigError("hang_seconds must be > 0")
         if self.latency_ms < 0 or self.latency_jitter_ms < 0:
             raise FaultConfigError("latency_ms and latency_jitter_ms must be >= 0")
+        if self.capacity < 0:
+            raise FaultConfigError("capacity must be >= 0 (0: no limit)")
         if self.latency_dist not in _LATENCY_DISTS:
             raise FaultConfigError("latency_dist must be 'uniform' or 'exponential'")
 
@@ -140,7 +148,7 @@ def _coerce(name: str, value: object) -> object:
         if not isinstance(value, str):
             raise FaultConfigError(f"{name} must be a string")
         return value
-    if name == "throttle_minutes":
+    if name in ("throttle_minutes", "capacity"):
         if type(value) is not int:
             raise FaultConfigError(f"{name} must be an integer")
         return value

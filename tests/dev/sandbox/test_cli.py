@@ -43,7 +43,8 @@ def test_every_fault_option_reaches_the_config() -> None:
         "--fault-throttle", "0.2", "--throttle-codes", "80004,17", "--throttle-minutes", "2",
         "--fault-transient", "0.05", "--fault-hang", "0.01", "--hang-seconds", "5",
         "--fault-reset", "0.02", "--latency-ms", "30", "--latency-jitter-ms", "10",
-        "--latency-dist", "exponential", "--invalid-token", "1", "--invalid-token", "2",
+        "--latency-dist", "exponential", "--capacity", "3",
+        "--invalid-token", "1", "--invalid-token", "2",
     )  # fmt: skip
     assert faults_from_args(args) == FaultConfig(
         http_5xx=0.1,
@@ -58,6 +59,7 @@ def test_every_fault_option_reaches_the_config() -> None:
         latency_ms=30.0,
         latency_jitter_ms=10.0,
         latency_dist="exponential",
+        capacity=3,
         invalid_token_datasets=frozenset({"1", "2"}),
     )
 

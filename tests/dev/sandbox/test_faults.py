@@ -106,6 +106,39 @@ async def test_latency_applies_to_faulty_answers_too(client: Client) -> None:
     assert reply.error["code"] == 2
 
 
+async def test_capacity_serves_one_request_at_a_time(client: Client) -> None:
+    """Capacity 1, 0.2 s each: three requests at once are answered about 0.2 s apart."""
+    await set_faults(client, capacity=1, latency_ms=200)
+    started = time.monotonic()
+
+    async def timed() -> float:
+        reply = await client.post_events([event()])
+        assert reply.status == 200
+        return time.monotonic() - started
+
+    times = sorted(await asyncio.gather(timed(), timed(), timed()))
+    assert times[0] >= 0.19
+    assert times[1] >= 0.39
+    assert times[2] >= 0.59
+    assert await stored_count(client) == 3
+
+
+async def test_an_abandoned_request_still_takes_its_turn(client: Client) -> None:
+    """A client that gives up leaves its request in line: the next one waits for it."""
+    await set_faults(client, capacity=1, latency_ms=300)
+    started = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await client.http.post(
+            client.events_url(),
+            json={"data": [event()], "access_token": TOKEN1},
+            timeout=aiohttp.ClientTimeout(total=0.1),
+        )
+    reply = await client.post_events([event()])
+    assert reply.status == 200
+    assert time.monotonic() - started >= 0.59
+    assert await stored_count(client) == 1  # the abandoned request recorded nothing
+
+
 async def test_hang_outlasts_a_client_timeout(client: Client) -> None:
     await set_faults(client, hang=1.0, hang_seconds=0.5)
     with pytest.raises(asyncio.TimeoutError):
@@ -237,6 +270,8 @@ async def test_get_and_set_faults(client: Client) -> None:
         pytest.param({"latency_ms": -1}, id="negative-latency"),
         pytest.param({"latency_dist": "pareto"}, id="unknown-distribution"),
         pytest.param({"throttle_minutes": 1.5}, id="fractional-minutes"),
+        pytest.param({"capacity": -1}, id="negative-capacity"),
+        pytest.param({"capacity": 1.5}, id="fractional-capacity"),
         pytest.param({"http_5xx": True}, id="bool-probability"),
         pytest.param({"chaos": 1}, id="unknown-setting"),
     ],
