@@ -141,6 +141,8 @@ class DeliveryConfig:
     Arguments:
         retry: bounds for transient failures.
         max_in_flight: concurrent requests per dataset, the ceiling of the adaptive limit.
+        adaptive_in_flight: False keeps every dataset at ``max_in_flight`` whatever Graph
+            answers (the behaviour before the adaptive limit, for comparisons).
         throttle_base_s, throttle_cap_s, throttle_jitter: backoff used when a throttle reply
             carries no wait estimate (grows with consecutive throttles of the dataset).
         throttle_max_wait_s: cap on any single throttle pause, including Meta's estimate.
@@ -150,6 +152,7 @@ class DeliveryConfig:
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_in_flight: int = 4
+    adaptive_in_flight: bool = True
     throttle_base_s: float = 5.0
     throttle_cap_s: float = 300.0
     throttle_jitter: float = 0.2
@@ -521,6 +524,8 @@ class Deliverer:
     ) -> None:
         """Move the dataset's concurrency limit after one answer (AIMD, see
         :mod:`streams.domain.concurrency`)."""
+        if not self._cfg.adaptive_in_flight:
+            return
         before = st.concurrency
         after = st.concurrency = before.after(signal, epoch)
         if after.limit == before.limit:
