@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from streams.dev.broker import DEFAULT_KAFKA_VERSION
 from streams.settings import DEFAULT_GRAPH_URL, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +53,8 @@ def test_the_image_config_targets_the_real_graph_api_with_metrics_inside_the_con
     assert s.metrics.host == "0.0.0.0"
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["worker", "--config", "/app/config/capi-streams.docker.toml"]' in dockerfile
+
+
+def test_compose_runs_the_kafka_version_the_local_broker_and_tests_default_to() -> None:
+    images = re.findall(r"image: apache/kafka:(\S+)", COMPOSE)
+    assert images == [DEFAULT_KAFKA_VERSION] * 2  # the broker and the topic creator
