@@ -27,7 +27,14 @@ from streams.observability.health import Health, start_metrics_server
 from streams.observability.logging import logging_config
 from streams.settings import ConfigError, Settings
 
-__all__ = ["EXIT_ABANDONED", "EXIT_WINDOW_FAILED", "check_ready", "run_worker", "worker_logging"]
+__all__ = [
+    "EXIT_ABANDONED",
+    "EXIT_WINDOW_FAILED",
+    "check_ready",
+    "prepare_start",
+    "run_worker",
+    "worker_logging",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -118,16 +125,23 @@ def worker_logging(settings: Settings) -> dict[str, Any]:
     return logging_config(w.log_level, w.log_format, secrets, later=fetched_tokens)
 
 
-def run_worker(settings: Settings) -> int:
-    """Start metrics, then the faust worker in the foreground until SIGTERM/SIGINT."""
-    check_ready(settings)
-    use_uvloop()
+def prepare_start(settings: Settings) -> None:
+    """What `capi-streams worker` does before it starts, with one process or a supervisor:
+    print the configuration's deprecations, check the Kafka connection (a ConfigError naming
+    the key to fix), create the missing input/outcome topics and name them."""
     for message in settings.deprecations:
         print(f"capi-streams worker: configuration: {message}", file=sys.stderr)
     asyncio.run(check_connection(settings.kafka))
     created = asyncio.run(ensure_topics(settings.kafka))
     if created:
         print(f"capi-streams worker: created topics {', '.join(created)}", file=sys.stderr)
+
+
+def run_worker(settings: Settings) -> int:
+    """Start metrics, then the faust worker in the foreground until SIGTERM/SIGINT."""
+    check_ready(settings)
+    use_uvloop()
+    prepare_start(settings)
     # The hot path allocates and frees many short-lived containers per event; collect the
     # young generation every 50,000 net allocations instead of 700 (fewer, larger passes),
     # the older ones rarely. Cycles are still collected, memory stays bounded (the soak

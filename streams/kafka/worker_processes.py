@@ -17,10 +17,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from streams.kafka.process_plan import choose_processes, instance_ids
 from streams.kafka.supervisor import STOP_MARGIN_S, Supervisor, worker_command
-from streams.kafka.topics import ensure_topics, input_partitions
-from streams.kafka.worker import check_ready
+from streams.kafka.topics import input_partitions
+from streams.kafka.worker import check_ready, prepare_start
 from streams.kafka_connection.clients import kafka_secrets
-from streams.kafka_connection.preflight import check_connection
 from streams.observability.health import start_metrics_server
 from streams.observability.logging import logging_config
 from streams.observability.merged import WorkersCollector, WorkersProbes
@@ -49,12 +48,7 @@ def run_processes(
     logging.config.dictConfig(
         logging_config(settings.worker.log_level, settings.worker.log_format, secrets)
     )
-    for message in settings.deprecations:
-        print(f"capi-streams worker: configuration: {message}", file=sys.stderr)
-    asyncio.run(check_connection(settings.kafka))
-    created = asyncio.run(ensure_topics(settings.kafka))
-    if created:
-        print(f"capi-streams worker: created topics {', '.join(created)}", file=sys.stderr)
+    prepare_start(settings)
     partitions = asyncio.run(input_partitions(settings.kafka))
     choice = choose_processes(requested, usable_cpus(), partitions)
     if choice.warning:
