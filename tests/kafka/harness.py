@@ -10,8 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -166,6 +167,47 @@ class WorkerProcess:
         self.proc.wait(30)
 
 
+def probe(worker: WorkerProcess, path: str = "/readyz") -> str:
+    """The body a probe on the worker's metrics port answers (with 200 or 503); "" when the
+    port does not answer."""
+    try:
+        url = f"http://127.0.0.1:{worker.metrics_port}{path}"
+        with urllib.request.urlopen(url, timeout=20) as resp:
+            return str(resp.read().decode().strip())
+    except urllib.error.HTTPError as exc:
+        return str(exc.read().decode().strip())
+    except (urllib.error.URLError, OSError):
+        return ""
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    """Poll `check` every half second until it is true; fail after `timeout_s` naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+
+
+async def wait_ready(worker: WorkerProcess, want: str | None = None, timeout_s: float = 120) -> str:
+    """Poll /readyz until it answers `want` (None: any `ok...`) while the process runs; the
+    answer."""
+    answer = ""
+
+    async def check() -> bool:
+        nonlocal answer
+        assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
+        answer = await asyncio.to_thread(probe, worker)
+        return answer == want if want is not None else answer.startswith("ok")
+
+    try:
+        await until(check, timeout_s, f"/readyz {want or 'ok'!r}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last {answer!r}; log:\n{worker.log_tail()}") from None
+    return answer
+
+
 async def produce(
     bootstrap: str,
     topic: str,
@@ -231,6 +273,29 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, 
         return {tp.partition: off for tp, off in ends.items()}
     finally:
         await consumer.stop()
+
+
+async def wait_committed(bootstrap: str, topics: Topics, timeout_s: float = 60) -> None:
+    """Wait until the group has committed the input topic up to its current end offsets."""
+    ends = await end_offsets(bootstrap, topics.input, topics.partitions)
+
+    async def check() -> bool:
+        return await committed(bootstrap, topics.group, topics.input, topics.partitions) == ends
+
+    await until(check, timeout_s, f"offsets committed up to the ends {ends}")
+
+
+async def group_members(bootstrap: str, group: str) -> list[str]:
+    """The member ids of a consumer group, sorted (a static member's begins with its
+    group.instance.id)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (described,) = response.groups
+    return sorted(str(m[0]) for m in described[5])
 
 
 async def sandbox_events(url: str, dataset: str | None = None) -> list[dict[str, Any]]:

@@ -10,47 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.dev.sandbox.server import SandboxServer
-from tests.kafka.harness import Topics, WorkerProcess, create_topics, worker_env
+from tests.kafka.harness import (
+    Topics,
+    WorkerProcess,
+    create_topics,
+    group_members,
+    probe,
+    wait_ready,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
-
-
-async def _members(bootstrap: str, group: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (response,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    (described,) = response.groups
-    return sorted(str(m[0]) for m in described[5])
-
-
-def _probe(worker: WorkerProcess, path: str = "/readyz") -> str:
-    url = f"http://127.0.0.1:{worker.metrics_port}{path}"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.read().decode().strip()
-    except (urllib.error.URLError, OSError):
-        return ""
-
-
-async def _wait_ready(worker: WorkerProcess, timeout_s: float = 90) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        state = await asyncio.to_thread(_probe, worker)
-        if state.startswith("ok"):
-            return state
-        await asyncio.sleep(0.2)
-    raise AssertionError("worker not ready: " + worker.log_tail())
 
 
 async def test_a_restarted_static_member_takes_its_place_back_at_once(
@@ -71,9 +46,9 @@ async def test_a_restarted_static_member_takes_its_place_back_at_once(
         first = WorkerProcess(env, tmp_path / "w1.log")
         await asyncio.to_thread(first.start)
         try:
-            assert await _wait_ready(first) == "ok: 4 partitions assigned"
-            assert await asyncio.to_thread(_probe, first, "/healthz") == "ok"
-            (member,) = await _members(kafka_bootstrap, topics.group)
+            assert await wait_ready(first) == "ok: 4 partitions assigned"
+            assert await asyncio.to_thread(probe, first, "/healthz") == "ok"
+            (member,) = await group_members(kafka_bootstrap, topics.group)
             assert member.startswith("capi-streams-0-")
         finally:
             await asyncio.to_thread(first.kill)
@@ -82,10 +57,10 @@ async def test_a_restarted_static_member_takes_its_place_back_at_once(
         started = time.monotonic()
         await asyncio.to_thread(second.start)
         try:
-            assert await _wait_ready(second) == "ok: 4 partitions assigned"
+            assert await wait_ready(second) == "ok: 4 partitions assigned"
             # Well inside the 120 s session: a dynamic member would still see the dead one.
             assert time.monotonic() - started < 100
-            (replacement,) = await _members(kafka_bootstrap, topics.group)
+            (replacement,) = await group_members(kafka_bootstrap, topics.group)
             assert replacement.startswith("capi-streams-0-")
             assert replacement != member
         finally:
