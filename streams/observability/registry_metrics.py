@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 __all__ = ["FETCH_OUTCOMES", "RegistryMetrics"]
 
 # ok: a usable schema; unknown: 404 for the id; unusable: it cannot be compiled or parsed;
-# unavailable: no answer (down, timeout, 5xx, 401/403)
-FETCH_OUTCOMES: Final = ("ok", "unknown", "unusable", "unavailable")
+# unavailable: no answer (down, timeout, 5xx); refused: 401/403 (the credentials)
+FETCH_OUTCOMES: Final = ("ok", "unknown", "unusable", "unavailable", "refused")
 
 
 class RegistryMetrics:

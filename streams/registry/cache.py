@@ -23,7 +23,12 @@ from streams.domain.registry import (
     parse_avro,
     parse_protobuf,
 )
-from streams.registry.client import RegistryClient, RegistryUnavailable, SchemaText
+from streams.registry.client import (
+    RegistryAuthRefused,
+    RegistryClient,
+    RegistryUnavailable,
+    SchemaText,
+)
 from streams.registry.protoc import SCHEMA_FILE, compile_proto
 
 __all__ = ["FetchObserver", "SchemaCache", "SchemaFailure"]
@@ -44,7 +49,7 @@ Entry = ParsedSchema | SchemaFailure
 
 class FetchObserver(Protocol):
     def on_fetch(self, outcome: str) -> None:
-        """One look-up ended: ok, unknown, unusable or unavailable."""
+        """One look-up ended: ok, unknown, unusable, unavailable or refused (401/403)."""
 
 
 class _NoObserver:
@@ -111,6 +116,9 @@ class SchemaCache:
         except SchemaError as error:
             self._observer.on_fetch("unusable")
             entry = SchemaFailure(RegistryReason.UNDECODABLE_PAYLOAD, str(error))
+        except RegistryAuthRefused:
+            self._observer.on_fetch("refused")
+            raise
         except RegistryUnavailable:
             self._observer.on_fetch("unavailable")
             raise

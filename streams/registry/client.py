@@ -4,8 +4,11 @@
 references; `GET {url}/subjects/{subject}/versions/{version}` gives a referenced schema. Basic
 auth or a bearer token (from environment variables named in the config) travel only in the
 `Authorization` header; `ca_file` adds a CA bundle for TLS. A 404 means the id is unknown (bad
-input); anything else that is not a schema (no connection, timeout, 5xx, 401/403) raises
-`RegistryUnavailable`: the registry is down or misconfigured, the input is not at fault.
+input); anything else that is not a schema (no connection, timeout, 5xx) raises
+`RegistryUnavailable`: the registry is down, the input is not at fault. A 401 or 403 raises
+`RegistryAuthRefused` (a `RegistryUnavailable`: the messages wait all the same), whose message
+names the registry (no credentials in it) and the `[registry]` keys to fix: only the operator
+can fix it, so it is reported as a configuration error rather than an outage.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
@@ -23,11 +26,47 @@ from streams import __version__
 from streams.capi.lifecycle import AsyncClient
 from streams.domain.registry.config import RegistryConfig
 
-__all__ = ["RegistryClient", "RegistryUnavailable", "SchemaReference", "SchemaText"]
+__all__ = [
+    "RegistryAuthRefused",
+    "RegistryClient",
+    "RegistryUnavailable",
+    "SchemaReference",
+    "SchemaText",
+]
 
 
 class RegistryUnavailable(Exception):
     """The registry gave no usable answer (down, slow, refusing our credentials)."""
+
+
+class RegistryAuthRefused(RegistryUnavailable):
+    """The registry answered 401 or 403: the credentials are wrong, missing or lack a
+    permission; the message says which `[registry]` keys to check."""
+
+
+def _where(url: str) -> str:
+    """`url` without credentials, query or fragment (safe for logs and messages)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _refusal(status: int, url: str, config: RegistryConfig) -> str:
+    if config.token_env is not None:
+        keys, sent = "registry.token_env", f"the bearer token from ${config.token_env}"
+    elif config.username is not None and config.password_env is not None:
+        keys = "registry.username / registry.password_env"
+        sent = f"user {config.username!r} with the password from ${config.password_env}"
+    else:
+        keys = "registry.username / registry.password_env (or registry.token_env)"
+        sent = "a request without credentials (none are configured)"
+    return (
+        f"{keys}: the schema registry {_where(url)} refused {sent} (HTTP {status}); "
+        "check the registry credentials"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +91,14 @@ class RegistryClient(AsyncClient):
     def __init__(self, config: RegistryConfig, authorization: str | None = None) -> None:
         """`authorization`: the `Authorization` header value (`registry_authorization`)."""
         self._url = config.url
+        self._config = config
         self._auth = authorization
         self._ca_file = config.ca_file
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
-        return f"RegistryClient(url={self._url!r}, auth={'set' if self._auth else 'none'})"
+        return f"RegistryClient(url={_where(self._url)!r}, auth={'set' if self._auth else 'none'})"
 
     __str__ = __repr__
 
@@ -106,6 +146,8 @@ class RegistryClient(AsyncClient):
             raise RegistryUnavailable(f"{type(error).__name__} from the registry") from None
         if status == 404:
             return None
+        if status in (401, 403):
+            raise RegistryAuthRefused(_refusal(status, self._url, self._config))
         if status != 200:
             raise RegistryUnavailable(f"HTTP {status} from the registry")
         try:

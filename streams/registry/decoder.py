@@ -5,7 +5,9 @@ For each message on a topic with `encoding = "registry"`: read the wire-format h
 decode the payload (`undecodable_payload`). Schemas missing from the cache are fetched, one
 request per id, all at once. When the registry cannot be asked, the messages under those ids are
 `waiting`: the caller keeps them (unacked, uncommitted) and calls `wait_for` before trying them
-again; messages under cached ids go on meanwhile.
+again; messages under cached ids go on meanwhile. A registry refusing the credentials (401/403)
+holds them the same way (only the operator can fix it, the input is not at fault), reported
+once as an error naming the `[registry]` keys to check, until the registry answers again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from streams.domain.registry import RegistryReason, decode_payload, unframe
 from streams.registry.cache import SchemaCache, SchemaFailure
-from streams.registry.client import RegistryUnavailable
+from streams.registry.client import RegistryAuthRefused, RegistryUnavailable
 
 __all__ = ["DecodedWindow", "RegistryDecoder"]
 
@@ -56,6 +58,7 @@ class RegistryDecoder:
         self._max_bytes = max_message_bytes
         self._retry_s = retry_s
         self._sleep = sleep or _sleep
+        self._refused: str | None = None  # the credentials refusal reported, until an answer
 
     def encoded(self, topic: str) -> bool:
         return self._encoded(topic)
@@ -97,8 +100,28 @@ class RegistryDecoder:
     async def _try(self, schema_id: int) -> None:
         try:
             await self._cache.resolve(schema_id)
+        except RegistryAuthRefused as error:
+            self._report_refusal(error)
         except RegistryUnavailable as error:
             logger.warning("schema registry unavailable schema_id=%d error=%s", schema_id, error)
+        else:
+            self._answered()
+
+    def _report_refusal(self, error: RegistryAuthRefused) -> None:
+        if self._refused == str(error):
+            return
+        self._refused = str(error)
+        logger.error(
+            "schema registry refused the credentials, a configuration error: %s; messages "
+            "whose schema is not cached wait (unacked) and it is asked again every %.0f s",
+            error,
+            self._retry_s,
+        )
+
+    def _answered(self) -> None:
+        if self._refused is not None:
+            self._refused = None
+            logger.warning("schema registry accepts the credentials again")
 
     async def wait_for(self, schema_ids: set[int]) -> bool:
         """Return True once every id in `schema_ids` is resolved (known, unknown or unusable),
@@ -109,8 +132,12 @@ class RegistryDecoder:
             for schema_id in list(todo):
                 try:
                     await self._cache.resolve(schema_id)
+                except RegistryAuthRefused as error:
+                    self._report_refusal(error)
+                    continue
                 except RegistryUnavailable:
                     continue
+                self._answered()
                 todo.discard(schema_id)
             if not todo:
                 return True
