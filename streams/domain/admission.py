@@ -31,10 +31,11 @@ import orjson
 from streams.domain.civil_time import SECONDS_PER_DAY, year_of_day
 from streams.domain.formats import FormatConfig, Unmapped, UnmappedAction, map_message
 from streams.domain.normalize import Dropped
-from streams.domain.privacy.guard import Guarded, GuardMode, PiiPolicy, guard_event
+from streams.domain.privacy.guard import Guarded, GuardMode, PiiPolicy, guard_built_event
 from streams.domain.records import FailureRecord, PipelineReason, SourceRef
 from streams.domain.routing import DATASET_HEADER, choose_dataset, locked_out
 from streams.domain.transform import (
+    Accepted,
     DatasetPolicy,
     Rejected,
     RejectReason,
@@ -282,7 +283,7 @@ def _admit_event(
             event_name=result.event_name,
         )
         return EventAdmission(failure, tuple(result.dropped), native)
-    event, guarded, size = _sized(result.event, context.guards.get(dataset), now, limit)
+    event, guarded, size = _sized(result, context.guards.get(dataset), now, limit)
     problem: tuple[str, str | None] | None = None
     if size > limit:
         problem = (PipelineReason.EVENT_TOO_LARGE, None)
@@ -307,28 +308,29 @@ def _admit_event(
 
 
 def _sized(
-    event: dict[str, Any], guard: PiiPolicy | None, now: float, limit: int
+    accepted: Accepted, guard: PiiPolicy | None, now: float, limit: int
 ) -> tuple[dict[str, Any], tuple[Guarded, ...], int]:
     """The event as sent, what the guard did, and its size; an event over `limit` before the
     guard is not guarded (the guard's scan of a huge event is what the limit avoids): only
     its ids are, as they would be sent. Meta documents no size limit per event; the bound
     keeps one giant event (huge strings, thousands of contents) out of requests."""
+    event = accepted.event
     size = len(orjson.dumps(event))
     if size > limit:
         ids = {k: event[k] for k in ("event_id", "event_name")}
-        return {**event, **_guarded(ids, guard, now)[0]}, (), size
-    event, guarded = _guarded(event, guard, now)
+        return {**event, **_guarded(ids, guard, now, accepted.derived_id)[0]}, (), size
+    event, guarded = _guarded(event, guard, now, accepted.derived_id)
     if not guarded:  # the guard reports every change: the same JSON, the same size
         return event, guarded, size
     return event, guarded, len(orjson.dumps(event))  # hashes can make it larger
 
 
 def _guarded(
-    event: dict[str, Any], guard: PiiPolicy | None, now: float
+    event: dict[str, Any], guard: PiiPolicy | None, now: float, derived_id: bool
 ) -> tuple[dict[str, Any], tuple[Guarded, ...]]:
-    """The event as it will be sent: no personal data outside hashed user_data."""
+    """The event as it will be sent: no personal data outside hashed user_data (the event
+    itself when the guard changes nothing: the transform built it, admission owns it)."""
     if guard is None or guard.mode is GuardMode.OFF:
         return event, ()
     year = year_of_day(int(now) // SECONDS_PER_DAY) if guard.mode is GuardMode.HASH else 0
-    result = guard_event(event, guard, current_year=year)
-    return result.event, result.guarded
+    return guard_built_event(event, guard, year, derived_id=derived_id)

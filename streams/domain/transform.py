@@ -140,7 +140,8 @@ def transform(
     except Invalid as error:
         problem = problem or error
 
-    if ident is None:
+    derived = ident is None
+    if derived:
         # Derived last, so a field error is reported before "no JSON form" is.
         ident = derive_event_id(obj, source_key)
         if ident is None:
@@ -155,7 +156,7 @@ def transform(
         problem.__traceback__ = None
         return Rejected(problem.reason, problem.field, out, ident, name, dropped)
     assert name is not None and seconds is not None and ident is not None
-    return Accepted(out, ident, name, seconds, dropped)
+    return Accepted(out, ident, name, seconds, dropped, derived)
 
 
 def _core_fields(

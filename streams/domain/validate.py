@@ -129,6 +129,7 @@ class Accepted:
     event_name: str
     event_time: int
     dropped: tuple[Dropped, ...]  # user_data values dropped (for metrics)
+    derived_id: bool = False  # event_id derived from the input (`enrich.derive_event_id`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from streams.domain.hashing import sha256_hex
 from streams.domain.memo import Memo
@@ -46,6 +46,7 @@ __all__ = [
     "GuardResult",
     "Guarded",
     "PiiPolicy",
+    "guard_built_event",
     "guard_event",
 ]
 
@@ -126,6 +127,7 @@ _SKIPPED: Final = frozenset(
         "data_processing_options_state",
     }
 )
+_SKIPPED_AND_ID: Final = _SKIPPED | {"event_id"}  # and a derived event_id (`guard_built_event`)
 _SAFE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _REMOVED: Final = object()
 _NO_SKIP: Final[frozenset[str]] = frozenset()
@@ -169,10 +171,34 @@ def guard_event(
     """
     if policy.mode is GuardMode.OFF:
         return GuardResult(dict(event), ())
+    sent, guarded = _guard(event, policy, current_year, frozenset(skip))
+    return GuardResult(dict(event) if sent is event else cast(dict[str, Any], sent), guarded)
+
+
+def guard_built_event(
+    event: dict[str, Any], policy: PiiPolicy, current_year: int = 0, *, derived_id: bool = False
+) -> tuple[dict[str, Any], tuple[Guarded, ...]]:
+    """`guard_event` for an event the transform just built (admission): the event itself when
+    nothing changed (not a copy: the caller owns it), and what was changed.
+
+    `derived_id`: the transform derived event_id from the input (`enrich.derive_event_id`:
+    `cs-` and hex digits of a hash, which holds no personal data), so it is not walked; an
+    event_id that came with the input is, as everything else.
+    """
+    if policy.mode is GuardMode.OFF:
+        return event, ()
+    sent, guarded = _guard(event, policy, current_year, _SKIPPED_AND_ID if derived_id else _SKIPPED)
+    return cast(dict[str, Any], sent), guarded
+
+
+def _guard(
+    event: Mapping[str, Any], policy: PiiPolicy, current_year: int, skip: frozenset[str]
+) -> tuple[Mapping[str, Any], tuple[Guarded, ...]]:
+    """The walk: the event (itself when nothing changed) and what was changed."""
     walker = _Walker(policy, current_year)
-    out = walker.object(event, (), frozenset(skip))
-    result = dict(event) if out is _REMOVED or out is event else out
-    return GuardResult(result, tuple(walker.guarded))
+    sent: Mapping[str, Any] = walker.object(event, (), skip)  # top level: never _REMOVED
+    guarded = walker.guarded
+    return sent, tuple(guarded) if guarded else ()
 
 
 def safe_key(key: str, country: str | None = None) -> str:

@@ -20,9 +20,11 @@ from streams.domain.privacy.guard import (
     Guarded,
     GuardMode,
     PiiPolicy,
+    guard_built_event,
     guard_event,
 )
 from streams.domain.privacy.patterns import find_pii
+from streams.domain.transform import Accepted, DatasetPolicy, transform
 
 EMAIL = "Jane.Doe@Example.com"
 PHONE = "(650) 555-1212"
@@ -343,3 +345,58 @@ def test_an_event_full_of_phone_shaped_values_costs_at_most_the_parse_budget(
     else:
         assert len(kept) == 2_000 and not any("+1 415" in v for v in kept)
     assert {g.field for g in result.guarded} >= {"custom_data.n1", "custom_data.n1999"}
+
+
+_IDS = st.none() | st.just("  ") | _PII | _SAFE_TEXT | st.just("cs-" + "0" * 32)
+
+
+def _built(event_id: str | None, **custom: Any) -> Accepted:
+    """The transform's event for `_event(**custom)` with `event_id` (None: none given)."""
+    native = {k: v for k, v in _event(**custom).items() if k != "event_id"}
+    native["user_data"] = {"em": EMAIL, "client_user_agent": "Mozilla/5.0"}
+    if event_id is not None:
+        native["event_id"] = event_id
+    accepted = transform(native, DatasetPolicy("1000000000000001"), now=1_795_770_100)
+    assert isinstance(accepted, Accepted)
+    return accepted
+
+
+@given(
+    event_id=_IDS,
+    custom=st.dictionaries(_KEYS, _JSON, max_size=3),
+    mode=st.sampled_from([DROP, HASH]),
+)
+def test_a_built_event_is_guarded_as_the_full_walk_guards_it(
+    event_id: str | None, custom: dict[str, Any], mode: PiiPolicy
+) -> None:
+    # `guard_built_event` leaves out only an event_id the transform derived: what is sent and
+    # what is reported are those of the full walk (`guard_event`) over the same event
+    accepted = _built(event_id, **custom)
+    assert accepted.derived_id == (event_id is None or not event_id.strip())
+    full = guard_event(accepted.event, mode, current_year=2026)
+    sent, guarded = guard_built_event(accepted.event, mode, 2026, derived_id=accepted.derived_id)
+    assert (sent, guarded) == (full.event, full.guarded)
+    assert not find_pii(sent["event_id"], "us")
+
+
+@pytest.mark.parametrize("given_id", [EMAIL, f"order for {PHONE}", "cs-" + "a" * 32])
+def test_a_given_event_id_is_never_taken_for_a_derived_one(given_id: str) -> None:
+    accepted = _built(given_id)
+    assert not accepted.derived_id  # the flag admission passes to the guard
+    sent, guarded = guard_built_event(accepted.event, DROP, derived_id=accepted.derived_id)
+    assert not find_pii(sent["event_id"], "us")
+    if find_pii(given_id, "us"):
+        assert sent["event_id"] != given_id
+        assert Guarded("event_id", GuardAction.HASH) in guarded
+        # what a wrong flag would let through: the id sent as it came
+        skipped, _ = guard_built_event(accepted.event, DROP, derived_id=True)
+        assert skipped["event_id"] == given_id
+
+
+def test_a_built_event_that_needs_no_change_is_returned_itself() -> None:
+    event = _event()
+    sent, guarded = guard_built_event(event, DROP)
+    assert sent is event and guarded == ()
+    changed, guarded = guard_built_event(_event(email=EMAIL), DROP)
+    assert "email" not in changed["custom_data"] and guarded
+    assert guard_built_event(event, PiiPolicy(GuardMode.OFF)) == (event, ())
