@@ -21,9 +21,19 @@ import subprocess
 import time
 
 from aiokafka import AIOKafkaConsumer
-from rig import Rig, conditions, fill, rss_mb, tree_cpu_s, write_result
+from rig import (
+    Rig,
+    Total,
+    bench_env,
+    conditions,
+    fill,
+    rss_mb,
+    run_to_end,
+    tree_cpu_s,
+    write_result,
+)
 
-from tests.kafka.harness import Topics, WorkerProcess, worker_env
+from tests.kafka.harness import Topics, WorkerProcess
 
 
 async def bare_consumer_rate(bootstrap: str, topic: str, n: int) -> float:
@@ -68,15 +78,12 @@ def main() -> None:
             topics = Topics.unique("bench", f"bench-{int(time.time())}", partitions=4)
             fill_s = asyncio.run(fill(rig.bootstrap, topics, n, seed=11))
             ceiling = asyncio.run(bare_consumer_rate(rig.bootstrap, topics.input, n))
-            env = worker_env(
-                rig.bootstrap,
-                rig.sandbox_url,
+            env = bench_env(
+                rig,
                 topics,
-                extra={
-                    "CAPI_GRAPH__TIMEOUT_SECONDS": "10",
+                {
                     "CAPI_GRAPH__MAX_IN_FLIGHT": str(args.max_in_flight),
                     "CAPI_WORKER__TAKE_MAX": str(args.take_max),
-                    "CAPI_WORKER__TAKE_WITHIN_MS": "200",
                 },
             )
             for i in range(args.workers):
@@ -101,36 +108,17 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            first = None
             peak_rss = 0.0
             pending: list[float] = []
             in_flight: list[float] = []
-            while True:
-                time.sleep(1.0)
-                # one scrape a second: scraping costs the workers CPU too
-                scrapes = [w.metrics() for w in workers]
 
-                def total(name: str, scrapes: list[dict[str, float]] = scrapes) -> float:
-                    return sum(
-                        v
-                        for m in scrapes
-                        for k, v in m.items()
-                        if k == name or k.startswith(name + "{")
-                    )
-
-                consumed = total("capi_events_consumed_total")
-                done = total("capi_events_delivered_total") + total("capi_events_failed_total")
+            def sample(total: Total) -> None:
+                nonlocal peak_rss
                 peak_rss = max(peak_rss, *(rss_mb(pid) for pid in pids))
                 pending.append(total("capi_windows_pending"))
                 in_flight.append(total("capi_requests_in_flight"))
-                if consumed > 0 and first is None:
-                    first = time.monotonic()
-                if done >= n:
-                    break
-                for w in workers:
-                    if w.proc is not None and w.proc.poll() is not None:
-                        raise RuntimeError(w.log_tail())
-            elapsed = time.monotonic() - (first or time.monotonic())
+
+            elapsed = run_to_end(workers, n, sample)
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)

@@ -22,54 +22,22 @@ import statistics
 import time
 from typing import Any
 
-from rig import Rig, conditions, fill, tree_cpu_s, write_result
+from rig import Rig, bench_env, conditions, cpu_s, fill, run_to_end, tree_cpu_s, write_result
 
-from tests.kafka.harness import Topics, WorkerProcess, worker_env
-
-
-def own_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of the process alone (not its children)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from tests.kafka.harness import Topics, WorkerProcess
 
 
 def one_run(rig: Rig, processes: int, n: int, label: str) -> dict[str, Any]:
     topics = Topics.unique(f"bench-{label}", f"bench-{label}-{int(time.time())}", partitions=4)
     asyncio.run(fill(rig.bootstrap, topics, n, seed=11))
-    env = worker_env(
-        rig.bootstrap,
-        rig.sandbox_url,
-        topics,
-        extra={
-            "CAPI_GRAPH__TIMEOUT_SECONDS": "10",
-            "CAPI_WORKER__TAKE_WITHIN_MS": "200",
-            "CAPI_KAFKA__GROUP_INSTANCE_ID": f"bench-{label}",
-        },
-    )
+    env = bench_env(rig, topics, {"CAPI_KAFKA__GROUP_INSTANCE_ID": f"bench-{label}"})
     sup = WorkerProcess(env, rig.tmp / f"{label}.log", args=["--processes", str(processes)])
     sup.start()
     assert sup.proc is not None
-    first = None
     try:
-        while True:
-            time.sleep(1.0)
-            if sup.proc.poll() is not None:
-                raise RuntimeError(sup.log_tail())
-            scrape = sup.metrics()  # one scrape a second: scraping costs CPU too
-
-            def total(name: str, scrape: dict[str, float] = scrape) -> float:
-                return sum(v for k, v in scrape.items() if k == name or k.startswith(name + "{"))
-
-            consumed = total("capi_events_consumed_total")
-            done = total("capi_events_delivered_total") + total("capi_events_failed_total")
-            if consumed > 0 and first is None:
-                first = time.monotonic()
-            if done >= n:
-                break
-        elapsed = time.monotonic() - (first or time.monotonic())
+        elapsed = run_to_end([sup], n)
         total_cpu = tree_cpu_s(sup.proc.pid)  # the command's processes, before they stop
-        own_cpu = own_cpu_s(sup.proc.pid)
+        own_cpu = cpu_s(sup.proc.pid)
     finally:
         sup.stop()
     return {

@@ -9,6 +9,7 @@ with Rig("bench", latency_ms=200, jitter_ms=100) as rig:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,17 +34,23 @@ from tests.kafka.harness import (  # noqa: E402
     DATASET_A,
     DATASET_B,
     Topics,
+    WorkerProcess,
     create_topics_with,
     free_port,
+    worker_env,
 )
 
 __all__ = [
     "LOG_APPEND_TIME",
     "ROOT",
     "Rig",
+    "Total",
+    "bench_env",
     "conditions",
+    "cpu_s",
     "fill",
     "rss_mb",
+    "run_to_end",
     "tree_cpu_s",
     "write_result",
 ]
@@ -137,6 +145,45 @@ async def fill(
     return time.monotonic() - started
 
 
+def bench_env(rig: Rig, topics: Topics, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A worker's environment against the rig for `topics`: the tests' worker_env with a 10 s
+    Graph timeout and a 200 ms window, then `extra`."""
+    base = {"CAPI_GRAPH__TIMEOUT_SECONDS": "10", "CAPI_WORKER__TAKE_WITHIN_MS": "200"}
+    return worker_env(rig.bootstrap, rig.sandbox_url, topics, extra={**base, **(extra or {})})
+
+
+Total = Callable[[str], float]
+
+
+def run_to_end(
+    workers: Sequence[WorkerProcess], n: int, sample: Callable[[Total], None] | None = None
+) -> float:
+    """Scrape the started workers' /metrics once a second (scraping costs them CPU too) until
+    `n` events have an outcome (delivered or failed); the seconds from the first scrape that
+    saw an event consumed to then. After each scrape, `sample(total)` (total(name): a metric's
+    samples summed over all labels and workers). A worker that exits is an error with the
+    tail of its log."""
+    first = None
+    while True:
+        time.sleep(1.0)
+        for w in workers:
+            if w.proc is None or w.proc.poll() is not None:
+                raise RuntimeError(w.log_tail())
+        scrapes = [w.metrics() for w in workers]
+
+        def total(name: str, scrapes: list[dict[str, float]] = scrapes) -> float:
+            return sum(
+                v for m in scrapes for k, v in m.items() if k == name or k.startswith(name + "{")
+            )
+
+        if sample is not None:
+            sample(total)
+        if first is None and total("capi_events_consumed_total") > 0:
+            first = time.monotonic()
+        if total("capi_events_delivered_total") + total("capi_events_failed_total") >= n:
+            return time.monotonic() - (first or time.monotonic())
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -162,12 +209,15 @@ def tree_cpu_s(pid: int) -> float:
         todo.extend(c for c, parent in parents.items() if parent == p and c not in tree)
     total = 0.0
     for p in tree:
-        try:
-            fields = _stat(p)
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(OSError):
+            total += cpu_s(p)
     return total
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds so far of the process alone (not its children)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stat(pid: int) -> list[str]:
