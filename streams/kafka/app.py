@@ -1,9 +1,11 @@
 """The faust app: glue between Kafka (topics, the agent, rebalances, shutdown) and the worker
 objects that `streams.wiring` builds from the settings.
 
-`create_app(settings, ...)` builds a fresh app (no module-level singleton). Its one agent
-consumes every input topic with `noack_take` windows and hands them to a `WindowRunner`,
-which processes windows concurrently and acks them in order once their outcomes are durable.
+`create_app(settings, ...)` builds a fresh app (no module-level singleton). Its consumer is
+`streams.kafka.faust_private.BatchConsumer` (transport `capi://`): each fetched partition batch
+goes whole to a `Handover`, and the app's one task takes windows of records from it and hands
+them to a `WindowRunner`, which processes windows concurrently and acks them in order once
+their outcomes are durable (acks go into faust's consumer state; faust commits).
 On stop, the dataset holds are stopped first (delivery waits end, unfinished events come back
 held), so faust's wait for in-flight events and its final commit finish within the request
 timeout.
@@ -25,6 +27,8 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.records import SourceRef
 from streams.kafka import metadata_backoff
+from streams.kafka.faust_private import SCHEME, BatchConsumer
+from streams.kafka.handover import Handover, Record
 from streams.kafka.windows import WindowRunner
 from streams.kafka_connection.clients import faust_credentials
 from streams.pipeline import InputMessage
@@ -74,24 +78,23 @@ class QuietMonitor(Monitor):
         return None
 
 
-def _to_input(event: Any) -> InputMessage:
-    msg = event.message
+def _to_input(record: Record) -> InputMessage:
     headers: dict[str, bytes] = {}
-    raw_headers = msg.headers or ()
-    items = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
-    for name, value in items:
-        if isinstance(name, str) and isinstance(value, bytes | None):
-            headers[name] = value or b""
-    ts = msg.timestamp
+    for name, raw in record.headers or ():
+        if isinstance(name, str) and isinstance(raw, bytes | None):
+            headers[name] = raw or b""
+    ts = record.timestamp
+    key = record.key
+    value = record.value
     return InputMessage(
         source=SourceRef(
-            topic=str(msg.topic),
-            partition=int(msg.partition),
-            offset=int(msg.offset),
-            timestamp_ms=int(ts * 1000) if isinstance(ts, int | float) else None,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp_ms=ts if isinstance(ts, int) else None,
         ),
-        key=msg.key if isinstance(msg.key, bytes) else None,
-        value=msg.value if isinstance(msg.value, bytes) else None,
+        key=key if isinstance(key, bytes) else None,
+        value=value if isinstance(value, bytes) else None,
         headers=headers,
     )
 
@@ -108,6 +111,7 @@ class CapiApp(faust.App):
     """
 
     capi: Worker
+    capi_handover: Handover
     capi_runner: WindowRunner | None = None
     capi_rebalance_grace_s: float = 10.0
 
@@ -141,6 +145,10 @@ class CapiApp(faust.App):
     async def on_stop(self) -> None:
         logger.info("stopping: ending delivery waits, draining in-flight windows")
         self.capi.holds.stop()
+        consumer = self._consumer
+        if isinstance(consumer, BatchConsumer):
+            consumer.stop_flow()  # fetched records not taken yet are dropped, not processed
+            consumer.drop_queued()
         await super().on_stop()
 
     async def on_shutdown(self) -> None:
@@ -154,35 +162,29 @@ class CapiApp(faust.App):
         await self.capi.client.close()
 
 
-def _abandon(app: faust.App) -> Any:
-    """Tell faust to stop waiting for a held event without acking it (nothing is committed
-    past it; faust seeks back to the committed offset after a rebalance or restart)."""
-
-    def discard(event: Any) -> None:
-        unacked = getattr(app.consumer, "_unacked_messages", None)
-        if unacked is not None:
-            unacked.discard(event.message)
-
-    return discard
+def _consumer(app: faust.App) -> BatchConsumer:
+    consumer = app.consumer
+    if not isinstance(consumer, BatchConsumer):
+        raise RuntimeError(f"the app's consumer is {type(consumer).__name__}, not BatchConsumer")
+    return consumer
 
 
-def stream_buffer_size(settings: Settings) -> int:
-    """Messages faust may buffer ahead of the windows: twice a window, but no more than
-    worker.max_unacked_bytes of the largest messages (kafka.max_message_bytes), so that large
-    messages cannot fill memory ahead of the unacked bound (at least 64)."""
+def read_ahead_events(settings: Settings) -> int:
+    """Records fetched ahead of the windows (the hand-over's bound): twice a window, but no more
+    than worker.max_unacked_bytes of the largest messages (kafka.max_message_bytes), so that
+    large messages cannot fill memory ahead of the unacked bound (at least 64)."""
     w = settings.worker
     by_bytes = w.max_unacked_bytes // settings.kafka.max_message_bytes
     return max(64, min(2 * w.take_max, by_bytes))
 
 
-def _release(event: Any) -> None:
-    """Drop a processed event's input value: a held event keeps only its coordinates."""
-    event.value = None
-    event.message.value = None
+def _release(record: Record) -> None:
+    """Drop a processed record's input value: a held record keeps only its coordinates."""
+    record.value = None
 
 
-def _broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip()]
+def _broker_urls(bootstrap: str, scheme: str = "kafka") -> list[str]:
+    return [f"{scheme}://{h.strip()}" for h in bootstrap.split(",") if h.strip()]
 
 
 def create_app(
@@ -213,6 +215,8 @@ def create_app(
         )
         for name in (k.responses_topic, k.failures_topic)
     }
+    app.topics.add(inputs)  # subscribed by faust's conductor; read through the hand-over
+    app.capi_handover = Handover(read_ahead_events(settings))
     reg = registry if registry is not None else CollectorRegistry()
     worker = app.capi = build_worker(settings, _FaustSink(outputs), reg)
 
@@ -220,23 +224,28 @@ def create_app(
         worker.metrics.window_failures.inc()
         on_broken(events)
 
-    async def forward(stream: Any) -> None:
+    async def forward() -> None:
+        consumer = _consumer(app)
+
+        async def ack(record: Record) -> None:
+            consumer.ack_record(record)
+
         runner = WindowRunner(
             worker.pipeline.process,
-            stream.ack,
+            ack,
             _to_input,
             max_pending=w.max_pending_windows,
             max_unacked=w.max_unacked_events,
             max_unacked_bytes=w.max_unacked_bytes,
             on_pending=worker.metrics.pending_windows.set,
-            discard=_abandon(app),
+            discard=consumer.abandon,
             release=_release,
             on_broken=broken,
         )
         app.capi_runner = runner
-        await runner.run(stream.noack().noack_take(w.take_max, within=worker.window_s))
+        await runner.run(app.capi_handover.windows(w.take_max, worker.window_s))
 
-    app.agent(inputs, name="capi-forward", concurrency=1)(forward)
+    app.task(forward, traced=False)
     app.timer(interval=5.0, name="capi-lag")(_lag_reporter(app, frozenset(k.input_topics)))
     return app
 
@@ -254,6 +263,7 @@ def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
         # environment and lets them override the settings below: not for this app.
         env={},
         broker=_broker_urls(k.bootstrap_servers),
+        broker_consumer=_broker_urls(k.bootstrap_servers, SCHEME),
         broker_credentials=faust_credentials(k),
         broker_session_timeout=session_s,
         consumer_group_instance_id=k.group_instance_id or None,
@@ -271,7 +281,6 @@ def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
         broker_commit_interval=1.0,
         broker_max_poll_records=5000,
         consumer_max_fetch_size=4 * 1024 * 1024,
-        stream_buffer_maxsize=stream_buffer_size(settings),
         stream_wait_empty=True,
         producer_acks=-1,
         producer_linger_ms=5,
