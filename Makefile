@@ -58,7 +58,7 @@ test: system-deps helm lint typecheck imports
 # worker, its ledger under kills and rebalances, secured listeners, static membership, poison
 # input. `make test` runs every test on the default local broker, Kafka 4.4; the tests left out
 # here (registry, privacy sweep, replay, dev tools, deploy) prove nothing version-specific.
-KAFKA39_TESTS := tests/kafka/test_app.py tests/kafka/test_worker.py \
+KAFKA39_TESTS := tests/kafka/test_app.py tests/kafka/test_worker.py tests/kafka/test_faust_private.py \
 	tests/kafka/test_reliability.py tests/kafka/test_multi_event_ledger.py \
 	tests/kafka/test_failstop.py tests/kafka/test_secure_worker.py \
 	tests/kafka/test_static_membership.py tests/kafka/test_poison.py

@@ -64,16 +64,19 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     def ack_record(self, record: Record) -> None:
         """Mark a record done: faust's next commit may include its offset."""
-        tp = record.batch.tp
+        batch = record.batch
+        tp = batch.tp
         offset = record.offset
         committed = self._committed_offset[tp]
-        if committed is None or offset >= committed:
+        if batch.generation != self.app.consumer_generation_id:
+            pass  # fetched before a rebalance that has ended: faust sought back, it comes again
+        elif committed is None or offset >= committed:
             index = self._acked_index[tp]
             if offset not in index:
                 index.add(offset)
                 self._acked[tp].append(offset)
                 self._n_acked += 1
-        self._settle(record.batch)
+        self._settle(batch)
         notify(self._waiting_for_ack)
 
     def abandon(self, record: Record) -> None:
