@@ -216,7 +216,8 @@ def create_app(
         for name in (k.responses_topic, k.failures_topic)
     }
     app.topics.add(inputs)  # subscribed by faust's conductor; read through the hand-over
-    app.capi_handover = Handover(read_ahead_events(settings))
+    # read-ahead: beyond the unacked bounds, so kept small in bytes (a quarter of them)
+    app.capi_handover = Handover(read_ahead_events(settings), max(1, w.max_unacked_bytes // 4))
     reg = registry if registry is not None else CollectorRegistry()
     worker = app.capi = build_worker(settings, _FaustSink(outputs), reg)
 

@@ -9,8 +9,9 @@ A batch stands for its records in faust's set of unacked messages (see `faust_pr
 "acked" there once every record was acked or abandoned, so faust's waits before a rebalance and
 at shutdown cover the records in flight.
 
-How much is read ahead is bounded: `put` waits while the queued records reach `max_events`
-(one batch always fits, so a batch larger than the bound cannot stall the consumer).
+How much is read ahead is bounded: `put` waits while the queued records reach `max_events` or
+their values `max_bytes` (one batch always fits, so a batch larger than the bound cannot stall
+the consumer).
 """
 
 from __future__ import annotations
@@ -83,12 +84,20 @@ class Record:
 class Handover:
     """A bounded queue of records, taken as windows (FIFO across partitions, in fetch order)."""
 
-    def __init__(self, max_events: int, *, clock: Callable[[], float] | None = None) -> None:
-        if max_events < 1:
-            raise ValueError("max_events must be >= 1")
+    def __init__(
+        self,
+        max_events: int,
+        max_bytes: int = 1 << 62,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if max_events < 1 or max_bytes < 1:
+            raise ValueError("max_events and max_bytes must be >= 1")
         self._max_events = max_events
-        self._queue: deque[list[Record]] = deque()
+        self._max_bytes = max_bytes
+        self._queue: deque[tuple[list[Record], int]] = deque()
         self._queued = 0
+        self._queued_bytes = 0
         self._changed = asyncio.Event()  # set when records were added or taken
         self._clock = clock
         self.generation = 0  # bumped by `clear` (a rebalance): older puts are dropped
@@ -98,56 +107,73 @@ class Handover:
         """Records waiting to be taken."""
         return self._queued
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of the queued records' values."""
+        return self._queued_bytes
+
+    def _fits(self, n: int, size: int) -> bool:
+        if not self._queued:
+            return True
+        return self._queued + n <= self._max_events and self._queued_bytes + size <= self._max_bytes
+
     def put_nowait(self, records: list[Record], generation: int) -> bool:
         """Queue the records if they fit now (False: they do not, or `clear` ran since
         `generation` was read; then nothing was queued)."""
         if generation != self.generation or not records:
             return False
-        if self._queued and self._queued + len(records) > self._max_events:
+        size = _value_bytes(records)
+        if not self._fits(len(records), size):
             return False
-        self._append(records)
+        self._append(records, size)
         return True
 
-    def _append(self, records: list[Record]) -> None:
-        self._queue.append(records)
+    def _append(self, records: list[Record], size: int) -> None:
+        self._queue.append((records, size))
         self._queued += len(records)
+        self._queued_bytes += size
         self._changed.set()
 
     async def put(self, records: list[Record], generation: int) -> bool:
         """Queue one partition batch's records; waits while the bound is reached. False (the
         records dropped) when `clear` ran since `generation` was read."""
-        while self._queued and self._queued + len(records) > self._max_events:
+        size = _value_bytes(records)
+        while not self._fits(len(records), size):
             if generation != self.generation:
                 return False
             self._changed.clear()
             await self._changed.wait()
         if generation != self.generation or not records:
             return False
-        self._append(records)
+        self._append(records, size)
         return True
 
     def clear(self) -> list[Record]:
         """Drop every queued record (the consumer seeks back: they will be fetched again) and
         return them, so the caller can release them from faust's unacked set."""
         self.generation += 1
-        dropped = [record for records in self._queue for record in records]
+        dropped = [record for records, _ in self._queue for record in records]
         self._queue.clear()
         self._queued = 0
+        self._queued_bytes = 0
         self._changed.set()
         return dropped
 
     def _take(self, room: int) -> list[Record]:
         taken: list[Record] = []
         while self._queue and room > 0:
-            head = self._queue[0]
+            head, size = self._queue[0]
             if len(head) <= room:
                 self._queue.popleft()
                 part = head
             else:  # split: the rest stays at the head of the queue
                 part = head[:room]
                 del head[:room]
+                size = _value_bytes(part)
+                self._queue[0] = (head, self._queue[0][1] - size)
             taken.extend(part)
             room -= len(part)
+            self._queued_bytes -= size
         self._queued -= len(taken)
         self._changed.set()
         return taken
@@ -176,3 +202,7 @@ class Handover:
                     continue
                 window.extend(self._take(take_max - len(window)))
             yield window
+
+
+def _value_bytes(records: list[Record]) -> int:
+    return sum(len(r.value) for r in records if r.value is not None)

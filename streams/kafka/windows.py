@@ -98,9 +98,18 @@ class WindowRunner:
     async def run(self, windows: AsyncIterable[Sequence[Any]]) -> None:
         acker = asyncio.create_task(self._ack_loop(), name="capi-acker")
         try:
-            async for events in windows:
-                await self._slots.acquire()  # backpressure: consumption waits here ...
-                await self._acks.room.wait()  # ... and here, while too much is unacked
+            source = aiter(windows)
+            while True:
+                # backpressure: the next window is taken only once there is a slot for it and
+                # no more than the limits are unacked (records not taken stay in the bounded
+                # read-ahead, not in a window waiting here)
+                await self._slots.acquire()
+                await self._acks.room.wait()
+                try:
+                    events = await anext(source)
+                except StopAsyncIteration:
+                    self._slots.release()
+                    break
                 batch = self._acks.unblocked(events)
                 try:
                     inputs = [self._to_input(ev) for ev in batch]
