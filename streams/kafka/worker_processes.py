@@ -18,10 +18,8 @@ from prometheus_client import CollectorRegistry, Counter
 from streams.kafka.process_plan import choose_processes, instance_ids
 from streams.kafka.supervisor import STOP_MARGIN_S, Supervisor, worker_command
 from streams.kafka.topics import input_partitions
-from streams.kafka.worker import check_ready, prepare_start
-from streams.kafka_connection.clients import kafka_secrets
+from streams.kafka.worker import check_ready, prepare_start, worker_logging
 from streams.observability.health import start_metrics_server
-from streams.observability.logging import logging_config
 from streams.observability.merged import WorkersCollector, WorkersProbes
 from streams.settings import Settings
 
@@ -43,11 +41,9 @@ def run_processes(
     """Run the supervised workers until SIGTERM/SIGINT; the supervisor's exit status.
     `requested` None: one per usable core."""
     check_ready(settings)
-    secrets = [d.token.reveal() for d in settings.datasets if d.token is not None]
-    secrets += [s.reveal() for s in kafka_secrets(settings.kafka)]
-    logging.config.dictConfig(
-        logging_config(settings.worker.log_level, settings.worker.log_format, secrets)
-    )
+    # the worker's own redaction, OAuth tokens fetched while running included (the connection
+    # check and the partition count fetch them here too)
+    logging.config.dictConfig(worker_logging(settings))
     prepare_start(settings)
     partitions = asyncio.run(input_partitions(settings.kafka))
     choice = choose_processes(requested, usable_cpus(), partitions)

@@ -4,12 +4,17 @@ the same with one process and with a supervisor (`--processes N`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 
 import pytest
+from aiokafka.abc import AbstractTokenProvider
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.kafka.worker import prepare_start
-from streams.settings import load_settings
+from streams.kafka.worker_processes import run_processes
+from streams.kafka_connection.oauth import RedactedTokens
+from streams.settings import ConfigError, load_settings
 from tests.cli_support import run_cli
 from tests.kafka.harness import Topics, free_port, worker_env
 
@@ -69,3 +74,31 @@ def test_one_worker_and_a_supervisor_start_alike(
     assert lines[0].startswith("capi-streams worker: configuration: datasets[0].max_wait_ms: ")
     assert lines[1].startswith("capi-streams worker: configuration error: ")
     assert "kafka.bootstrap_servers" in lines[1] and address in lines[1]
+
+
+def test_a_supervisor_logs_through_the_workers_redaction(
+    unique_topic: str, unique_group: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--processes N` logs with the worker's redaction, OAuth tokens fetched while it runs
+    included (its connection check and partition count fetch them too)."""
+    topics = Topics.unique(unique_topic, unique_group)
+    env = worker_env(f"127.0.0.1:{free_port()}", "http://127.0.0.1:1", topics)
+    settings = load_settings(None, env)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with pytest.raises(ConfigError):  # nothing listens there: stops at the check
+            run_processes(settings, 2, None)
+        token = f"fetched-{uuid.uuid4().hex}"
+
+        class Provider(AbstractTokenProvider):  # type: ignore[misc]
+            async def token(self) -> str:
+                return token
+
+        assert asyncio.run(RedactedTokens(Provider()).token()) == token
+        logging.getLogger("aiokafka.conn").error("token %s refused", token)
+        err = capsys.readouterr().err
+        assert "token *** refused" in err and token not in err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
