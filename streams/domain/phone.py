@@ -9,7 +9,8 @@ Otherwise, with a region, the digits are parsed as a national number of that reg
 prefix, and adds the country code). With no region
 (or one `phonenumbers` has no metadata for): digits only, leading zeros stripped, 7-15 digits.
 A trailing extension is dropped first. Letters are dropped, never read as vanity digits.
-A number that is not a possible number for its country is dropped.
+A number that is not a possible number for its country is dropped, and so is one that does not
+read back as itself (its national part still starts with a trunk prefix once one is removed).
 
 Speed: common shapes are answered by `streams.domain.phone_fastpath` from the same metadata;
 the rest goes to `phonenumbers.parse`.
@@ -82,16 +83,34 @@ def normalize_phone(text: str, region: str | None) -> str | None:
         if not digits:
             return None
         if digits[0] == "0":
-            return _after_call_prefix(digits)
-        fast = fast_international(digits)
-        return fast if fast != UNDECIDED else _possible_e164("+" + digits, None)
+            return _read_back(_after_call_prefix(digits))
+        return _read_back(_international(digits))
     if region is None:
         bare = digits.lstrip("0")
         return bare if _MIN_BARE_DIGITS <= len(bare) <= _MAX_BARE_DIGITS else None
     if not digits:
         return None
     fast = fast_national(digits, region)
-    return fast if fast != UNDECIDED else _possible_e164(digits, region)
+    return _read_back(fast if fast != UNDECIDED else _possible_e164(digits, region))
+
+
+def _international(digits: str) -> str | None:
+    """E.164 digits for `+<digits>` (`digits` not starting with 0), or None."""
+    fast = fast_international(digits)
+    return fast if fast != UNDECIDED else _possible_e164("+" + digits, None)
+
+
+def _read_back(e164: str | None) -> str | None:
+    """`e164` when `+<e164>` reads as itself, else None.
+
+    Parsing strips one national (trunk) prefix after the country code (`+44 (0) 20 ...`). When
+    the national number left still starts with that country's trunk prefix (`+20 00 ...`, a
+    Belarusian `+375 0 8 ...`), a second read would strip it again: no number of that country
+    is written so, and sending it would break idempotence (docs/normalization.md).
+    """
+    if e164 is None or _international(e164) == e164:
+        return e164
+    return None
 
 
 def _after_call_prefix(digits: str) -> str | None:

@@ -90,6 +90,36 @@ class TestNormalizePhone:
     def test_a_call_prefix_before_no_valid_number_is_still_dropped(self, text: str) -> None:
         assert normalize_phone(text, None) is None
 
+    @pytest.mark.parametrize(
+        ("text", "region"),
+        [
+            ("00200000000000", "US"),  # +20 0 0...: a second trunk 0 after the one removed
+            ("+20 0 048 726 663", None),
+            ("+375 0 8 339 794 076", None),  # Belarus: trunk 0 removed, trunk 8 left
+            ("088730372", "BY"),  # trunk 0 removed, trunk 8 left
+            ("07060684", "JE"),  # Jersey, read as +44 0...: a GB trunk 0 left
+        ],
+    )
+    def test_a_trunk_prefix_left_after_one_is_removed_is_dropped(
+        self, text: str, region: str | None
+    ) -> None:
+        assert normalize_phone(text, region) is None
+
+    @pytest.mark.parametrize(
+        ("text", "region", "expected"),
+        [
+            ("+20 0 2 1234 5678", None, "20212345678"),  # one trunk 0 after the country code
+            ("+39 06 1234 5678", None, "390612345678"),  # Italy: the 0 is part of the number
+            ("06 1234 5678", "IT", "390612345678"),
+        ],
+    )
+    def test_a_result_reads_back_as_itself(
+        self, text: str, region: str | None, expected: str
+    ) -> None:
+        assert normalize_phone(text, region) == expected
+        assert normalize_phone("+" + expected, None) == expected
+        assert normalize_phone("+" + expected, region) == expected
+
     def test_digits_of_other_scripts(self) -> None:
         assert normalize_phone("+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨", None) == "442079460958"
         fullwidth = "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in "020 7946 0958")
