@@ -658,6 +658,8 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     try:
         formats = parse_format_config(raw.get("formats"), raw.get("mappings"))
         registry = parse_registry_config(raw.get("registry"))
+        if registry is not None:
+            _no_credentials_in_url("registry.url", registry.url, origins, _REGISTRY_AUTH)
         auth = registry_authorization(registry, env) if registry is not None else None
     except ValueError as exc:  # FormatConfigError / MappingError / RegistryConfigError name the key
         raise ConfigError(str(exc)) from None
@@ -674,6 +676,32 @@ def load_settings(path: str | Path | None, env: Mapping[str, str]) -> Settings:
     )
     _check(settings, origins)
     return settings
+
+
+# Where the credentials of each URL setting go instead of the URL's userinfo.
+_REGISTRY_AUTH = "set registry.username and registry.password_env (or registry.token_env)"
+_URL_CREDENTIALS = {
+    "graph.url": "the access token comes from each dataset's token_env",
+    "kafka.oauth_token_endpoint": "set kafka.oauth_client_id and kafka.oauth_client_secret_env",
+}
+
+
+def _no_credentials_in_url(key: str, url: str, origins: _Origins, instead: str) -> None:
+    """Refuse `user:password@` in a URL setting: secrets never sit in files or URLs (and
+    aiohttp refuses a URL with credentials next to an `Authorization` header). The message
+    names the key and where the value came from, with the userinfo redacted. Any `@` after
+    the scheme counts: a password holding an unencoded `/`, `?` or `#` moves the `@` out of
+    the URL's authority (a literal `@` elsewhere is written `%40`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return
+    after = re.split(r"[?#]", rest.rpartition("@")[2], maxsplit=1)[0]
+    origin = origins.of(key)
+    raise ConfigError(
+        f"{key}: credentials in the URL ({scheme}://***@{after}) are not "
+        f"allowed: secrets never sit in files or URLs; {instead}"
+        + (f" (from {origin})" if origin else "")
+    )
 
 
 def _check_graph_url(url: str) -> None:
@@ -726,6 +754,9 @@ def _check(s: Settings, origins: _Origins) -> None:
     for name in (s.kafka.responses_topic, s.kafka.failures_topic):
         if name in s.kafka.input_topics:
             raise ConfigError(f"kafka: output topic {name!r} is also an input topic")
+    urls = {"graph.url": s.graph.url, "kafka.oauth_token_endpoint": s.kafka.oauth_token_endpoint}
+    for key, url in urls.items():
+        _no_credentials_in_url(key, url, origins, _URL_CREDENTIALS[key])
     _check_graph_url(s.graph.url)
     if s.failures.keep_event not in ("redacted", "none", "raw"):
         raise ConfigError("failures.keep_event: expected 'redacted', 'none' or 'raw'")

@@ -275,6 +275,46 @@ def test_registry_encoding_needs_the_registry_and_reads_its_secret_from_env(
     assert s.formats.registry_encoded("orders") and not s.formats.registry_encoded("other")
 
 
+# A URL setting holding `user:password@` (the registry's crashed aiohttp next to its
+# [registry] auth): refused at load, naming the key and its source, the password redacted.
+URLS_WITH_CREDENTIALS = [
+    ("registry", "url", "https://capi:hunter2-pw@sr.internal:8081/apis/ccompat/v7", "password_env"),
+    ("registry", "url", "https://capi:hun/ter2-pw@sr.internal:8081", "password_env"),
+    ("graph", "url", "https://capi:hunter2-pw@graph.facebook.com", "token_env"),
+    ("kafka", "oauth_token_endpoint", "https://id:hunter2-pw@idp/oauth2/token", "secret_env"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "url", "instead"), URLS_WITH_CREDENTIALS)
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_credentials_in_a_url_are_refused_naming_the_key_and_source_never_the_password(
+    tmp_path: Path, section: str, key: str, url: str, instead: str, source: str
+) -> None:
+    tables = {
+        "registry": {"url": "https://sr", "username": "capi", "password_env": "SR_PASSWORD"},
+        "kafka": {"security_protocol": "SASL_SSL", "sasl_mechanism": "OAUTHBEARER"},
+        "graph": {},
+    }
+    variable = f"CAPI_{section.upper()}__{key.upper()}"
+    env = {"SR_PASSWORD": "registry-pw"}
+    if source == "file":
+        tables[section][key] = url
+    else:
+        env[variable] = url
+    text = "".join(
+        f"[{name}]\n" + "".join(f'{k} = "{v}"\n' for k, v in table.items())
+        for name, table in tables.items()
+    )
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env)
+    message = str(caught.value)
+    assert message.startswith(f"{section}.{key}: credentials in the URL (https://***@")
+    assert message.endswith(f"(from {path if source == 'file' else variable})")
+    assert instead in message
+    assert "hunter2" not in message and "capi:" not in message and "id:" not in message
+
+
 # The values the issue found accepted, each of which hung or crashed the worker later.
 OUT_OF_RANGE = [
     ("worker", "max_pending_windows", "0", "expected 1..1024, got 0"),
