@@ -150,12 +150,16 @@ Decision = tuple[Any, str] | None
 class _Memos:
     """A policy's remembered decisions: per key, per URL (pure: same input, same answer)."""
 
-    __slots__ = ("finder", "keys", "urls")
+    __slots__ = ("find_within", "finder", "keys", "keys_seen", "texts_seen", "urls")
 
     def __init__(self, pii_finder: PiiFinder) -> None:
         self.finder = pii_finder
         self.keys: Memo[str, _KeyInfo] = Memo(4096)
         self.urls: Memo[str, _UrlResult] = Memo(4096)
+        # For the walk's hot path: the current generations (their identity never changes).
+        self.keys_seen = self.keys.current
+        self.texts_seen = pii_finder.seen
+        self.find_within = pii_finder.find_within
 
 
 def guard_event(
@@ -249,7 +253,6 @@ class _Walker:
         "_memo",
         "_parses",
         "_policy",
-        "_rules",
         "_texts_seen",
         "_unchecked_any",
         "_year",
@@ -257,12 +260,12 @@ class _Walker:
     )
 
     def __init__(self, policy: PiiPolicy, current_year: int) -> None:
+        memo = policy.memo
         self._policy = policy
-        self._rules = policy.rules
-        self._memo = policy.memo
-        self._keys_seen = policy.memo.keys.current  # the memo's current generation (hot path)
-        self._texts_seen = policy.memo.finder.seen  # same, for the texts' matches
-        self._find_within = policy.memo.finder.find_within
+        self._memo = memo
+        self._keys_seen = memo.keys_seen
+        self._texts_seen = memo.texts_seen
+        self._find_within = memo.find_within
         self._hash = policy.mode is GuardMode.HASH
         self._country = policy.country
         self._year = current_year
@@ -315,13 +318,20 @@ class _Walker:
             if info[0] == _PLAIN or (not parts and info[0] == _PERSONAL):
                 # top-level keys are CAPI's own: never personal by name
                 if kind_of is str:
+                    # (only "h" and "H" lowercase to "h": the first test spares most texts
+                    # the slice and lowercasing)
                     if len(item) < _MIN_TEXT or (
-                        seen_text.get(item) == () and item[:4].lower() != "http"
+                        seen_text.get(item) == ()
+                        and (item[0] not in "hH" or item[:4].lower() != "http")
                     ):
                         continue  # remembered as free of personal data (not a URL)
                     new = self.text(item, (*parts, info[2]))
                 elif kind_of is int or kind_of is float or kind_of is bool:
                     continue
+                elif kind_of is dict:
+                    new = self.object(item, (*parts, info[2]), _NO_SKIP)
+                elif kind_of is list:
+                    new = self.array(item, (*parts, info[2]))
                 else:
                     new = self.value(item, (*parts, info[2]))
             else:
@@ -361,7 +371,8 @@ class _Walker:
             kind = type(item)
             if kind is str:
                 if len(item) < _MIN_TEXT or (
-                    seen_text.get(item) == () and item[:4].lower() != "http"
+                    seen_text.get(item) == ()
+                    and (item[0] not in "hH" or item[:4].lower() != "http")
                 ):
                     new = item  # remembered as free of personal data (not a URL)
                 else:
@@ -371,7 +382,7 @@ class _Walker:
                 new = item
             else:
                 here = here or ((*parts[:-1], parts[-1] + "[]") if parts else ("[]",))
-                new = self.value(item, here)
+                new = self.object(item, here, _NO_SKIP) if kind is dict else self.value(item, here)
             if kept is None:
                 if new is item:
                     continue
