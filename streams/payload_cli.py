@@ -122,6 +122,13 @@ def _decode_registry_file(
 ) -> list[Mapping[str, Any] | str] | None:
     """The file's wire-format messages decoded with the registry at `url` (auth and TLS from
     the config's [registry]), or None after saying why not."""
+    if "@" in url.partition("://")[2]:  # secrets never sit in URLs (nor in shell history)
+        print(
+            f"capi-streams {command}: --registry: credentials in the URL are not allowed; set "
+            "registry.username and registry.password_env (or registry.token_env) in the config",
+            file=sys.stderr,
+        )
+        return None
     base = settings.registry or RegistryConfig(url=url)
     config = replace(base, url=url.rstrip("/"))
     auth = settings.registry_auth.reveal() if settings.registry_auth is not None else None

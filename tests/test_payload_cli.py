@@ -207,3 +207,12 @@ async def test_validate_and_import_read_registry_encoded_files(
     down = _run("validate", str(f), "--registry", "http://127.0.0.1:9/apis/ccompat/v7")
     assert down.returncode == 2
     assert "no answer from the schema registry" in down.stderr
+
+
+def test_registry_url_with_credentials_is_refused_without_echoing_them(tmp_path: Path) -> None:
+    f = tmp_path / "messages.b64"
+    f.write_text(base64.b64encode(b"\x00\x00\x00\x00\x01payload").decode() + "\n")
+    done = _run("validate", str(f), "--registry", "https://capi:hunter2-pw@sr.internal:8081")
+    assert done.returncode == 2, done.stderr
+    assert "--registry: credentials in the URL are not allowed" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
