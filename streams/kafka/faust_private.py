@@ -140,41 +140,59 @@ class BatchConsumer(faust_aiokafka.Consumer):
     async def _hand_over(self, records: Any, active: set[Any] | None) -> None:
         handover = self.handover
         app = self.app
+        # Read before any await: a revocation since (the hand-over cleared, the flow stopped)
+        # ends this hand-over. A batch built across one (`_batch` may await) must not be
+        # queued: faust's wait before the rebalance would have it acked and committed over
+        # the records the revocation dropped.
         generation_id = app.consumer_generation_id
+        generation = handover.generation
         inbound = app.monitor.stream_inbound_time if app.monitor is not None else None
         for tp, fetched in records.items():
-            if not self.flow_active or app.consumer_generation_id != generation_id:
+            if not self._current(generation_id, generation):
                 return
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
             batch_records = await self._batch(tp, fetched)
             if not batch_records:
                 continue
+            if not self._current(generation_id, generation):
+                return  # revoked meanwhile: faust seeks back before anything is fetched again
             if inbound is not None:
                 inbound[tp] = time.monotonic()
-            if not await self._put(handover, batch_records):
+            if not await self._put(handover, batch_records, generation):
                 return  # flow suspended (a rebalance) or the hand-over cleared: seek follows
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
 
-    async def _put(self, handover: Handover, records: list[Record]) -> bool:
-        """Hand a batch over, waiting for room unless the flow is suspended first; the batch
-        then stands in faust's unacked set for its records."""
-        generation = handover.generation
-        if not handover.put_nowait(records, generation):
-            put = asyncio.ensure_future(handover.put(records, generation))
-            suspended = asyncio.ensure_future(self.suspend_flow.wait())
-            try:
-                await asyncio.wait((put, suspended), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                suspended.cancel()
-                if not put.done():
-                    put.cancel()
-            if put.cancelled() or not put.result():
-                return False
-        self._unacked().add(records[0].batch)
-        return True
+    def _current(self, generation_id: int, generation: int) -> bool:
+        return (
+            self.flow_active
+            and self.app.consumer_generation_id == generation_id
+            and self.handover.generation == generation
+        )
+
+    async def _put(self, handover: Handover, records: list[Record], generation: int) -> bool:
+        """Hand a batch over, waiting for room unless the flow is suspended first. The batch
+        stands in faust's unacked set from before it is queued (the runner may settle it at
+        once) until its records are settled; not at all if it was not handed over."""
+        batch = records[0].batch
+        unacked = self._unacked()
+        unacked.add(batch)
+        if handover.put_nowait(records, generation):
+            return True
+        put = asyncio.ensure_future(handover.put(records, generation))
+        suspended = asyncio.ensure_future(self.suspend_flow.wait())
+        try:
+            await asyncio.wait((put, suspended), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            suspended.cancel()
+            if not put.done():
+                put.cancel()  # still waiting for room: cancelled before it could queue
+        if put.done() and not put.cancelled() and put.result():
+            return True
+        unacked.discard(batch)
+        return False
 
     async def _batch(self, tp: Any, fetched: list[Any]) -> list[Record]:
         """The fetched records at or past the read offset, as one batch; offsets skipped

@@ -28,7 +28,7 @@ from faust.types import TP
 
 from streams.domain.records import SourceRef
 from streams.kafka.faust_private import SCHEME, BatchConsumer
-from streams.kafka.handover import Handover, Record
+from streams.kafka.handover import Handover, PartitionBatch, Record
 from streams.kafka.windows import WindowRunner
 from streams.pipeline import InputMessage, WindowResult
 from tests.kafka.harness import Topics, committed, create_topics, end_offsets, produce
@@ -212,6 +212,51 @@ async def test_transaction_markers_before_and_between_records_do_not_stall_commi
         assert await commit_and_read(app, kafka_bootstrap, topics) == {0: 34}
     ends = await end_offsets(kafka_bootstrap, topics.input, 1)
     assert ends == {0: 35}  # the last marker is never delivered, so never committed
+
+
+async def test_a_batch_built_across_a_revocation_is_not_handed_over(
+    kafka_bootstrap: str, unique_topic: str, unique_group: str, tmp_path: Path
+) -> None:
+    """The consumer builds a batch with a gap (a transaction marker) and faust's `_add_gap`
+    yields to the event loop; a revocation drops the read-ahead right then. The batch must not
+    be queued after it: faust's wait before the rebalance would have it acked and committed
+    over the dropped records (with the committed offset popped, faust's head check is off)."""
+    topics = Topics.unique(unique_topic, unique_group, partitions=1)
+    await create_topics(kafka_bootstrap, topics)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, transactional_id=f"{unique_group}-tx"
+    )
+    await producer.start()
+    try:
+        for t in range(2):  # records 0-3, marker 4, records 5-8, marker 9
+            async with producer.transaction():
+                for i in range(4):
+                    await producer.send(topics.input, f"t{t}-{i}".encode())
+    finally:
+        await producer.stop()
+    paused, release = asyncio.Event(), asyncio.Event()
+    async with batch_app(kafka_bootstrap, topics, tmp_path, max_poll=100) as app:
+        consumer = consumer_of(app)
+        handover: Handover = app.capi_handover  # type: ignore[attr-defined]
+        add_gap = consumer._add_gap
+
+        async def slow_add_gap(tp: Any, first: int, last: int) -> None:
+            paused.set()
+            await release.wait()
+            await add_gap(tp, first, last)
+
+        consumer._add_gap = slow_add_gap  # type: ignore[method-assign,assignment]
+        try:
+            await asyncio.wait_for(paused.wait(), 120)
+            assert handover.queued == 0
+            consumer.drop_queued()  # what the revocation does first
+            release.set()
+            await asyncio.sleep(1)
+            assert handover.queued == 0, "a batch built across the revocation was handed over"
+            assert not any(isinstance(m, PartitionBatch) for m in consumer._unacked_messages)
+        finally:
+            release.set()
+            consumer.drop_queued()  # nothing left for faust's wait at the app's stop
 
 
 async def test_a_rebalance_waits_for_taken_records_and_drops_the_rest(
