@@ -16,13 +16,11 @@ from __future__ import annotations
 import gc
 import logging
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.sensors import Monitor
 from prometheus_client import CollectorRegistry
 
 from streams.domain.records import SourceRef
@@ -35,7 +33,7 @@ from streams.pipeline import InputMessage
 from streams.settings import Settings
 from streams.wiring import Worker, build_worker
 
-__all__ = ["CapiApp", "QuietMonitor", "create_app"]
+__all__ = ["CapiApp", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,32 +48,6 @@ class _FaustSink:
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         fut: Awaitable[Any] = await self._topics[topic].send(key=key, value=value)
         return fut
-
-
-class QuietMonitor(Monitor):
-    """faust's Monitor without most of its per-message bookkeeping (a dict per event, several
-    counters and clock reads per message). Those statistics feed faust's web views, which the
-    worker does not serve; our metrics are Prometheus'. Kept: the time each partition last
-    delivered an event to a stream, which faust's stall detector (`verify_event_path`) reads,
-    and the rebalance, commit and send statistics."""
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        self.stream_inbound_time[tp] = time.monotonic()
-        return None  # no per-event state: on_stream_event_out has nothing to do
-
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
-    ) -> None:
-        return None
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
-        return None
 
 
 def _to_input(record: Record) -> InputMessage:
@@ -287,7 +259,6 @@ def _faust_app(settings: Settings, datadir: Path | None) -> CapiApp:
         producer_linger_ms=5,
         producer_max_request_size=max(1_048_576, 2 * k.max_message_bytes),
         logging_config=None,
-        Monitor=QuietMonitor,
     )
 
 

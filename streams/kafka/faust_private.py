@@ -35,6 +35,7 @@ guarantees that order; a held record is abandoned (`abandon`), never acked.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import MutableSet
 from typing import Any, ClassVar, cast
@@ -202,22 +203,20 @@ class BatchConsumer(faust_aiokafka.Consumer):
             fetched = [r for r in fetched if r.offset >= read]
             if not fetched:
                 return []
+        first, last = fetched[0].offset, fetched[-1].offset
+        if read and first - read > 1:
+            await self._add_gap(tp, read + 1, first - 1)
+        if last - first + 1 != len(fetched):  # holes between the records
+            for before, after in itertools.pairwise(fetched):
+                if before.offset and after.offset - before.offset > 1:
+                    await self._add_gap(tp, before.offset + 1, after.offset - 1)
         batch = PartitionBatch(tp, len(fetched), self.app.consumer_generation_id)
-        previous = read
-        out: list[Record] = []
-        append = out.append
         topic, partition = str(tp.topic), int(tp.partition)
-        contiguous = fetched[-1].offset - fetched[0].offset + 1 == len(fetched)
-        for r in fetched:
-            offset = r.offset
-            if not contiguous and previous and offset - previous > 1:
-                await self._add_gap(tp, previous + 1, offset - 1)
-            previous = offset
-            append(Record(batch, topic, partition, offset, r.timestamp, r.key, r.value, r.headers))
-        if contiguous and read and fetched[0].offset - read > 1:
-            await self._add_gap(tp, read + 1, fetched[0].offset - 1)
-        self._read_offset[tp] = previous
-        return out
+        self._read_offset[tp] = last
+        return [
+            Record(batch, topic, partition, r.offset, r.timestamp, r.key, r.value, r.headers)
+            for r in fetched
+        ]
 
 
 class Transport(faust_aiokafka.Transport):
